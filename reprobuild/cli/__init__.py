@@ -1,0 +1,53 @@
+"""The ``reprobuild`` command line (typer).
+
+Commands live in one module each and import heavy modules inside the command body, so
+that ``reprobuild lint`` from a pre-commit hook starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from reprobuild import __version__
+from reprobuild.cli import lint as lint_cmd
+from reprobuild.cli import rules as rules_cmd
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="reprobuild",
+    help="Reproducible ML environments: lint lockfiles and Dockerfiles, generate, build, "
+    "record and promote images by digest.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"reprobuild {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """reprobuild: the container-image part of a reproducible ML run."""
+
+
+app.command("lint")(lint_cmd.lint)
+app.command("rules")(rules_cmd.rules)
+app.command("explain")(rules_cmd.explain)
+
+
+def main() -> None:
+    app(prog_name="reprobuild")
