@@ -24,11 +24,17 @@ class ProjectConfig:
 
     path: Path | None
     table: dict[str, Any] = field(default_factory=dict)
+    start: Path | None = None
+    """Where the search started (the project directory when there is no config file)."""
 
     @property
     def root(self) -> Path:
-        """The project directory: where the config file lives (cwd when there is none)."""
-        return self.path.parent if self.path else Path.cwd()
+        """The project directory: where the config file lives, else where the search began."""
+        if self.path:
+            return self.path.parent
+        if self.start is not None:
+            return self.start if self.start.is_dir() else self.start.parent
+        return Path.cwd()
 
     def section(self, dotted: str) -> dict[str, Any]:
         """A sub-table such as ``lint`` (``{}`` when absent); non-tables are errors."""
@@ -37,7 +43,8 @@ class ProjectConfig:
             value = value.get(part, {}) if isinstance(value, dict) else None
             if not isinstance(value, dict):
                 raise ConfigError(f"{self.where(dotted)} must be a table")
-        return value
+        result: dict[str, Any] = value
+        return result
 
     def where(self, key: str) -> str:
         prefix = "" if self.path and self.path.name == "reprobuild.toml" else "tool.reprobuild."
@@ -70,7 +77,7 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Proje
     if path is None:
         path = find_config(start or Path.cwd())
         if path is None:
-            return ProjectConfig(path=None)
+            return ProjectConfig(path=None, start=start)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 
 from reprobuild import __version__
+from reprobuild.cli import fetch as fetch_cmd
+from reprobuild.cli import generate as generate_cmd
 from reprobuild.cli import lint as lint_cmd
 from reprobuild.cli import rules as rules_cmd
 
@@ -47,6 +49,8 @@ def _root(
 app.command("lint")(lint_cmd.lint)
 app.command("rules")(rules_cmd.rules)
 app.command("explain")(rules_cmd.explain)
+app.command("generate")(generate_cmd.generate)
+app.command("fetch")(fetch_cmd.fetch)
 
 
 def main() -> None:

@@ -76,7 +76,7 @@ def lint(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     if file_type not in FILE_TYPES:
         raise UsageError(f"--type must be one of {', '.join(FILE_TYPES)}, not {file_type!r}")
-    targets = paths or [Path(".")]
+    targets = paths or [Path()]
     rules = all_rules()
     known = frozenset(r.code for r in rules)
     project = load_config(config, start=targets[0] if targets[0].exists() else None)

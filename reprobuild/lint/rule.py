@@ -15,7 +15,7 @@ from enum import Enum, IntEnum
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FixAvailability", "Finding", "Rule", "Severity", "Target", "Violation"]
+__all__ = ["Finding", "FixAvailability", "Rule", "Severity", "Target", "Violation"]
 
 
 class Severity(IntEnum):

@@ -1,0 +1,202 @@
+"""Download the wheels a lock pins for one target into the build context, hash-verified,
+through the content-addressed cache.
+
+Per package: the candidate files are the lock's own artifacts (uv.lock and pylock.toml
+name URLs; poetry.lock names files, found on the index) or, for requirements files that
+give only hashes, the index's files whose sha256 the lock lists. Of the wheels that fit
+the target, the one with the most specific tag wins (pip's order). The destination
+directory ends up holding exactly those files, so the build context is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from packaging.utils import parse_wheel_filename
+
+from reprobuild.errors import ReprobuildError
+from reprobuild.fetch.cache import BlobCache
+from reprobuild.fetch.index import IndexFile, SimpleIndex, redact, split_credentials
+from reprobuild.generate.target import Target
+from reprobuild.models import LockedPackage
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["FetchError", "FetchReport", "fetch_wheels"]
+
+
+class FetchError(ReprobuildError):
+    """A locked artifact could not be found or downloaded (names the package)."""
+
+
+@dataclass(slots=True)
+class FetchReport:
+    files: list[tuple[str, str]] = field(default_factory=list)
+    """(filename, sha256) of every file placed in the destination."""
+    downloaded: int = 0
+    downloaded_bytes: int = 0
+    from_cache: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    filename: str
+    sha256: str
+    url: str | None
+
+
+def _tag_rank(target: Target) -> dict[str, int]:
+    from packaging.tags import compatible_tags, cpython_tags
+
+    version = target.python_tuple
+    abi = f"cp{version[0]}{version[1]}"
+    ordered = [
+        *cpython_tags(version, abis=[abi, "abi3", "none"]),
+        *compatible_tags(version, interpreter=abi),
+    ]
+    # Platform tags aside, pip prefers the interpreter-specific ones; keep that order and
+    # prefer the newest manylinux that still fits (the order Target.wheel_tags builds).
+    rank: dict[str, int] = {}
+    for tag in ordered:
+        rank.setdefault(f"{tag.interpreter}-{tag.abi}", len(rank))
+    return rank
+
+
+def _score(filename: str, target: Target, rank: dict[str, int]) -> tuple[int, str]:
+    _, _, _, tags = parse_wheel_filename(filename)
+    fitting = [t for t in tags if t in target.wheel_tags()]
+    best = min(rank.get(f"{t.interpreter}-{t.abi}", 10_000) for t in fitting)
+    return best, filename
+
+
+def _candidates(
+    package: LockedPackage, target: Target, index_files: Sequence[IndexFile] | None
+) -> list[_Candidate]:
+    wanted = {h.value for h in package.hashes if h.algorithm == "sha256"}
+    found: list[_Candidate] = []
+    if package.artifacts:
+        urls = {f.filename: f.url for f in index_files or ()}
+        for artifact in package.artifacts:
+            sha = next((h.value for h in artifact.hashes if h.algorithm == "sha256"), None)
+            name = artifact.filename
+            if not name or not sha or not name.endswith(".whl"):
+                continue
+            if target.accepts_wheel(name):
+                found.append(_Candidate(name, sha, artifact.url or urls.get(name)))
+    else:
+        for file in index_files or ():
+            if (
+                file.sha256 in wanted
+                and file.filename.endswith(".whl")
+                and target.accepts_wheel(file.filename)
+            ):
+                found.append(_Candidate(file.filename, file.sha256, file.url))
+    return found
+
+
+def _needs_index(package: LockedPackage) -> bool:
+    return not package.artifacts or any(
+        a.url is None for a in package.artifacts if (a.filename or "").endswith(".whl")
+    )
+
+
+def _stream(
+    client: httpx.Client, url: str, host_auth: dict[str, tuple[str, str]]
+) -> Iterator[bytes]:
+    import httpx
+
+    clean, auth = split_credentials(url)
+    # Like pip, send an index's credentials to files served from the same host.
+    auth = auth or host_auth.get(urlsplit(clean).netloc)
+    try:
+        with client.stream(
+            "GET", clean, auth=auth or httpx.USE_CLIENT_DEFAULT, follow_redirects=True
+        ) as response:
+            if response.status_code != 200:
+                raise FetchError(f"GET {redact(url)} answered {response.status_code}")
+            yield from response.iter_bytes(chunk_size=1 << 16)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"cannot download {redact(url)}: {type(exc).__name__}") from None
+
+
+def fetch_wheels(
+    packages: Sequence[LockedPackage],
+    target: Target,
+    destination: Path,
+    *,
+    cache: BlobCache,
+    index_urls: Sequence[str],
+    client: httpx.Client,
+) -> FetchReport:
+    report = FetchReport()
+    indexes = [SimpleIndex(client, url) for url in index_urls]
+    host_auth = {urlsplit(i.url).netloc: i.auth for i in indexes if i.auth is not None}
+    rank = _tag_rank(target)
+    chosen: list[tuple[LockedPackage, _Candidate]] = []
+    missing: list[str] = []
+    for package in packages:
+        index_files: list[IndexFile] | None = None
+        if _needs_index(package):
+            # A remembered cache hit needs no index at all (an offline re-fetch).
+            if not package.artifacts and _cached_candidates(package, target, cache):
+                index_files = None
+            else:
+                index_files = []
+                for index in indexes:
+                    index_files += index.files(package.name)
+        candidates = _candidates(package, target, index_files)
+        if not candidates and not package.artifacts:
+            candidates = _cached_candidates(package, target, cache)
+        if not candidates:
+            missing.append(f"{package.name}=={package.version}")
+            continue
+        best = min(candidates, key=lambda c: _score(c.filename, target, rank))
+        chosen.append((package, best))
+    if missing:
+        raise FetchError(
+            f"no wheel for {target.platform} Python {target.python} matching the lock's hashes: "
+            + ", ".join(missing)
+        )
+    destination.mkdir(parents=True, exist_ok=True)
+    keep = set()
+    for package, candidate in chosen:
+        if cache.get(candidate.sha256) is None:
+            if candidate.url is None:
+                raise FetchError(f"{package.name}: no download URL for {candidate.filename}")
+            stored = cache.put(
+                _stream(client, candidate.url, host_auth),
+                expected_sha256=candidate.sha256,
+                what=f"{package.name}=={package.version} ({candidate.filename})",
+            )
+            report.downloaded += 1
+            report.downloaded_bytes += stored.stat().st_size
+        else:
+            report.from_cache += 1
+        cache.remember_name(candidate.sha256, candidate.filename)
+        cache.copy_to(candidate.sha256, destination / candidate.filename)
+        keep.add(candidate.filename)
+        report.files.append((candidate.filename, candidate.sha256))
+    for stale in destination.iterdir():
+        if stale.name not in keep and stale.is_file():
+            stale.unlink()
+    report.files.sort()
+    return report
+
+
+def _cached_candidates(
+    package: LockedPackage, target: Target, cache: BlobCache
+) -> list[_Candidate]:
+    """Requirements locks name no files: a cached blob remembers its name in a sidecar."""
+    found = []
+    for h in package.hashes:
+        if h.algorithm != "sha256" or cache.get(h.value) is None:
+            continue
+        name = cache.name_of(h.value)
+        if name and target.accepts_wheel(name):
+            found.append(_Candidate(name, h.value, None))
+    return found

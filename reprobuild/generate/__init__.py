@@ -1,0 +1,1 @@
+"""Dockerfile generation from a Lock and the project config."""

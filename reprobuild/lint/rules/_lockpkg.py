@@ -1,0 +1,96 @@
+"""Small helpers the lockfile rules (RB1xx) share: naming a package, building a violation.
+
+Not a rule module (it has no ``RULE``); ``RULE_MODULES`` does not list it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from reprobuild.lint.rule import Severity, Violation
+from reprobuild.models import Lock, LockedPackage, LockFormat, SourceKind
+
+__all__ = [
+    "describe",
+    "is_local_archive",
+    "is_project_root",
+    "redact",
+    "regenerate_hint",
+    "violation_at",
+]
+
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".conda")
+
+
+def describe(package: LockedPackage) -> str:
+    """``torch 2.3.0`` (or just ``torch`` when unpinned), for messages."""
+    return f"{package.name} {package.version}" if package.version else str(package.name)
+
+
+def violation_at(
+    package: LockedPackage, message: str, *, severity: Severity | None = None
+) -> Violation:
+    """A violation placed where the package is written, carrying its per-package facts."""
+    return Violation(
+        message=message,
+        line=package.line,
+        path=package.path,
+        package=package.name,
+        inline_ignores=package.inline_ignores,
+        severity=severity,
+    )
+
+
+def is_local_archive(package: LockedPackage) -> bool:
+    """A PATH source that names a file (which can be hashed), not a directory."""
+    return package.source is SourceKind.PATH and (package.url or "").lower().endswith(
+        _ARCHIVE_SUFFIXES
+    )
+
+
+def is_project_root(package: LockedPackage, lock: Lock) -> bool:
+    """The project a uv/poetry/pylock lock is *for* (``editable = "."``/``virtual = "."``).
+
+    It is built from the working tree by design; flagging it would flag every such lock.
+    """
+    if lock.format not in (LockFormat.UV, LockFormat.POETRY, LockFormat.PYLOCK):
+        return False
+    if package.source not in (SourceKind.EDITABLE, SourceKind.DIRECTORY):
+        return False
+    url = (package.url or ".").removeprefix("file://")
+    return url in (".", "./", "") or _same_dir(lock, url)
+
+
+def _same_dir(lock: Lock, url: str) -> bool:
+    try:
+        return (lock.path.parent / url).resolve() == lock.path.parent.resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def redact(url: str) -> str:
+    """Drop ``user:password@`` from a URL: credentials never go into messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+_REGENERATE = {
+    LockFormat.REQUIREMENTS: "pip-compile --generate-hashes or uv pip compile --generate-hashes",
+    LockFormat.POETRY: "poetry lock",
+    LockFormat.UV: "uv lock",
+    LockFormat.PYLOCK: "uv export --format pylock.toml or the tool that wrote it",
+    LockFormat.CONDA_LOCK: "conda-lock lock",
+    LockFormat.CONDA_EXPLICIT: "conda-lock and install from its conda-lock.yml, which records "
+    "sha256 for every package",
+}
+
+
+def regenerate_hint(lock: Lock) -> str:
+    """The command that regenerates this kind of lock with hashes, for "what to do" messages."""
+    return _REGENERATE.get(lock.format, "the tool that wrote the lock")

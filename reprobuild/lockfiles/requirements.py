@@ -1,0 +1,972 @@
+"""Read pip requirements files: pip-compile / ``uv pip compile`` output and hand-written ones.
+
+The reference is pip itself (``pip._internal.req.req_file`` and ``req.constructors``),
+which is not a public API, so its rules are re-implemented here rather than imported:
+
+* physical lines are ``str.splitlines()``; a line ending in ``\\`` joins the next one
+  unless it is a comment line; ``#`` starts a comment at the start of a line or after
+  whitespace (``https://x/y.whl#sha256=…`` keeps its fragment);
+* ``${VAR}`` (upper-case, digits, ``_``) expands from the environment when set and
+  non-empty;
+* a logical line splits at the first space-separated token starting with ``-`` into the
+  requirement and its options; options are shell-split and parsed like optparse does
+  (``--opt=value``, ``--opt value``, ``-ovalue``, unique prefixes of long options);
+* ``-r``/``-c`` include other files relative to the including file, recursively.
+
+Where pip consults the filesystem (is ``./pkg`` an existing directory?) this reader
+decides from the text alone, so a lock reads the same on every machine.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import (
+    InvalidName,
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from reprobuild.errors import LockParseError
+from reprobuild.lockfiles._common import decode, file_sha256
+from reprobuild.models import Hash, IndexConfig, Lock, LockedPackage, LockFormat, SourceKind
+
+__all__ = ["read"]
+
+# ---------------------------------------------------------------------------------------
+# pip's option table (pip._internal.req.req_file.SUPPORTED_OPTIONS + SUPPORTED_OPTIONS_REQ)
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    name: str
+    """Canonical long spelling (``--index-url``), also used in ``IndexConfig.line_of``."""
+    takes_value: bool
+
+
+_OPTIONS: tuple[_Option, ...] = (
+    _Option("--index-url", True),
+    _Option("--extra-index-url", True),
+    _Option("--no-index", False),
+    _Option("--constraint", True),
+    _Option("--requirement", True),
+    _Option("--editable", True),
+    _Option("--find-links", True),
+    _Option("--no-binary", True),
+    _Option("--only-binary", True),
+    _Option("--prefer-binary", False),
+    _Option("--require-hashes", False),
+    _Option("--no-require-hashes", False),
+    _Option("--pre", False),
+    _Option("--all-releases", True),
+    _Option("--only-final", True),
+    _Option("--trusted-host", True),
+    _Option("--use-feature", True),
+    _Option("--hash", True),
+    _Option("--config-settings", True),
+)
+_LONG: dict[str, _Option] = {option.name: option for option in _OPTIONS}
+_LONG["--pypi-url"] = _LONG["--index-url"]  # pip's old alias
+_SHORT: dict[str, _Option] = {
+    "-i": _LONG["--index-url"],
+    "-c": _LONG["--constraint"],
+    "-r": _LONG["--requirement"],
+    "-e": _LONG["--editable"],
+    "-f": _LONG["--find-links"],
+    "-C": _LONG["--config-settings"],
+}
+# pip only accepts these for --hash (pip._internal.utils.hashes.STRONG_HASHES).
+_HASH_OPTION_ALGORITHMS = frozenset({"sha256", "sha384", "sha512"})
+
+_URL_SCHEMES = frozenset({"http", "https", "file", "ftp"})
+# pip._internal.vcs.vcs.all_schemes
+_VCS_SCHEMES = frozenset(
+    f"{vcs}+{transport}"
+    for vcs, transports in (
+        ("git", ("http", "https", "ssh", "git", "file")),
+        ("hg", ("file", "http", "https", "ssh", "static-http")),
+        ("svn", ("ssh", "http", "https", "svn", "file")),
+        ("bzr", ("http", "https", "ssh", "sftp", "ftp", "lp", "file")),
+    )
+    for transport in transports
+)
+_VCS_NAMES = ("git", "hg", "svn", "bzr")
+# pip._internal.utils.filetypes.ARCHIVE_EXTENSIONS
+_ARCHIVE_SUFFIXES = (
+    ".zip",
+    ".whl",
+    ".tar.bz2",
+    ".tbz",
+    ".tar.gz",
+    ".tgz",
+    ".tar",
+    ".tar.xz",
+    ".txz",
+    ".tlz",
+    ".tar.lz",
+    ".tar.lzma",
+)
+_NOT_IN_PATHS = frozenset(" \t\"'<>=!~;,()[]{}$`|*?")
+_INCLUDE_URL_SCHEMES = ("http:", "https:", "file:")
+_MAX_INCLUDE_DEPTH = 64
+
+# Small, line-local patterns; each runs only on lines that already contain the trigger.
+# pip reads the first ``#egg=`` / ``#sha256=`` (or ``&…``) anywhere in a URL.
+_EGG_FRAGMENT = re.compile(r"[#&]egg=([^&]*)")
+_HASH_FRAGMENT = re.compile(r"[#&](sha512|sha384|sha256|sha224|sha1|md5)=([^&]*)")
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_PRAGMA = re.compile(r"reprobuild:\s*ignore\s*=\s*([A-Za-z0-9_,\s]+)", re.IGNORECASE)
+_PEP263 = re.compile(rb"coding[:=]\s*([-\w.]+)")
+_PIP_COMPILE_PYTHON = re.compile(r"autogenerated by pip-compile with [Pp]ython (\d+\.\d+)")
+_UV_PYTHON = re.compile(r"--python-version[= ](\d+(?:\.\d+)*)")
+
+# pip checks byte-order marks in this order (UTF-16 LE is a prefix of UTF-32 LE).
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+
+
+class _LineError(Exception):
+    """A problem on the current line; the caller adds the file and line number."""
+
+
+# ---------------------------------------------------------------------------------------
+# Entry point
+
+
+def read(path: Path, data: bytes) -> Lock:
+    """Read a requirements file (and the files it includes) into a :class:`Lock`."""
+    text = _decode(path, data)
+    reader = _Reader(path)
+    reader.read_file(path, text, constraint=False, ancestors=(_abspath(path),))
+    return Lock(
+        format=LockFormat.REQUIREMENTS,
+        path=path,
+        sha256=file_sha256(data),
+        packages=tuple(reader.packages),
+        python=_python_from_header(text),
+        indexes=reader.index_config(),
+        includes=tuple(reader.includes),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Text level: decoding, logical lines, comments, environment variables
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """Decode like pip: a byte-order mark, else a PEP 263 ``coding:`` comment, else UTF-8."""
+    for bom, encoding in _BOMS[1:]:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError:
+                raise LockParseError(path, f"not valid {encoding} text") from None
+    for head in data.split(b"\n", 2)[:2]:
+        if head.startswith(b"#") and b"coding" in head:
+            match = _PEP263.search(head)
+            if match is not None:
+                encoding = match.group(1).decode("ascii")
+                try:
+                    return data.decode(encoding)
+                except (LookupError, UnicodeDecodeError) as exc:
+                    reason = f"cannot decode as {encoding!r} (its coding comment): {exc}"
+                    raise LockParseError(path, reason, line=1) from None
+    return decode(path, data)  # UTF-8, BOM tolerated
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join ``\\`` continuations like pip: (first physical line, joined text)."""
+    out: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        is_comment = raw.lstrip()[:1] == "#"
+        if raw.endswith("\\") and not is_comment:
+            if not pending:
+                start = number
+            pending.append(raw.strip("\\"))
+            continue
+        if is_comment:
+            raw = " " + raw  # keeps a comment inside a continuation a comment
+        if pending:
+            pending.append(raw)
+            out.append((start, "".join(pending)))
+            pending = []
+        else:
+            out.append((number, raw))
+    if pending:
+        out.append((start, "".join(pending)))
+    return out
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """(text, comment): ``#`` opens a comment at the line start or after whitespace."""
+    index = line.find("#")
+    while index != -1:
+        if index == 0 or line[index - 1].isspace():
+            return line[:index], line[index + 1 :]
+        index = line.find("#", index + 1)
+    return line, ""
+
+
+def _expand_env(line: str) -> str:
+    if "${" not in line:
+        return line
+
+    def substitute(match: re.Match[str]) -> str:
+        return os.environ.get(match.group(1)) or match.group(0)
+
+    return _ENV_VAR.sub(substitute, line)
+
+
+def _inline_ignores(comment: str) -> frozenset[str]:
+    if not comment or "reprobuild" not in comment.lower():
+        return frozenset()
+    match = _PRAGMA.search(comment)
+    if match is None:
+        return frozenset()
+    return frozenset(c.strip().upper() for c in match.group(1).split(",") if c.strip())
+
+
+def _python_from_header(text: str) -> str | None:
+    """The Python the lock was compiled for, from pip-compile's or uv's header comment."""
+    for line in text[:4096].splitlines():
+        if not line.startswith("#"):
+            if line.strip():
+                break
+            continue
+        found = _PIP_COMPILE_PYTHON.search(line)
+        if found:
+            return f"=={found.group(1)}.*"
+        found = _UV_PYTHON.search(line) if "uv pip compile" in line else None
+        if found:
+            universal = "--universal" in line
+            return f">={found.group(1)}" if universal else f"=={found.group(1)}.*"
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Options: shell-split, then optparse's rules for long and short options
+
+
+def _split_args_options(line: str) -> tuple[str, str]:
+    """pip's break_args_options: the requirement ends at the first `` -`` token."""
+    if line.startswith("-"):
+        return "", line
+    index = line.find(" -")
+    if index == -1:
+        return line, ""
+    return line[:index], line[index + 1 :]
+
+
+def _tokens(options: str) -> list[str]:
+    # shlex is slow; plain whitespace splitting is identical when nothing is quoted or
+    # escaped and the only whitespace is what shlex also splits on.
+    if options.isascii() and not any(c in options for c in "'\"\\\x1f"):
+        return options.split()
+    try:
+        return shlex.split(options)
+    except ValueError as exc:
+        raise _LineError(f"cannot split options ({exc})") from None
+
+
+def _long_option(spelled: str) -> _Option:
+    option = _LONG.get(spelled)
+    if option is not None:
+        return option
+    matches = {o.name for name, o in _LONG.items() if name.startswith(spelled)}
+    if len(matches) == 1:
+        return _LONG[matches.pop()]
+    if matches:
+        choices = ", ".join(sorted(matches))
+        raise _LineError(f"ambiguous option {spelled} (could be {choices})")
+    raise _LineError(f"unknown pip option {spelled}; requirements files accept {_known()}")
+
+
+def _known() -> str:
+    return " ".join(sorted({o.name for o in _OPTIONS}))
+
+
+def _parse_options(tokens: list[str]) -> list[tuple[_Option, str | None]]:
+    """optparse semantics; stray positional words are ignored, as pip ignores them."""
+    parsed: list[tuple[_Option, str | None]] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if token == "--":
+            break
+        if token.startswith("--"):
+            spelled, has_value, value = token.partition("=")
+            option = _long_option(spelled)
+            if not option.takes_value:
+                if has_value:
+                    raise _LineError(f"{option.name} option does not take a value")
+                parsed.append((option, None))
+                continue
+            if not has_value:
+                if index >= len(tokens):
+                    raise _LineError(f"{option.name} option requires a value")
+                value = tokens[index]
+                index += 1
+            parsed.append((option, value))
+        elif token.startswith("-") and token != "-":
+            short = _SHORT.get(token[:2])
+            if short is None:
+                raise _LineError(
+                    f"unknown pip option {token[:2]}; requirements files accept {_known()}"
+                )
+            value = token[2:]
+            if not value:
+                if index >= len(tokens):
+                    raise _LineError(f"{token[:2]} option requires a value")
+                value = tokens[index]
+                index += 1
+            parsed.append((short, value))
+    return parsed
+
+
+@dataclass(slots=True)
+class _LineOptions:
+    editables: list[str] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    hashes: list[tuple[str, str]] = field(default_factory=list)
+    settings: list[tuple[_Option, str | None]] = field(default_factory=list)
+    """Options that configure the install as a whole (indexes, binary policy, …)."""
+
+
+def _line_options(text: str) -> _LineOptions:
+    result = _LineOptions()
+    for option, value in _parse_options(_tokens(text)):
+        name = option.name
+        if value is None:
+            result.settings.append((option, None))
+        elif name == "--editable":
+            result.editables.append(value)
+        elif name == "--requirement":
+            result.requirements.append(value)
+        elif name == "--constraint":
+            result.constraints.append(value)
+        elif name == "--hash":
+            algorithm, colon, digest = value.partition(":")
+            if not colon:
+                raise _LineError(f"--hash {value!r} is not ALGORITHM:HEX (--hash=sha256:…)")
+            if algorithm not in _HASH_OPTION_ALGORITHMS:
+                allowed = ", ".join(sorted(_HASH_OPTION_ALGORITHMS))
+                raise _LineError(f"--hash algorithm {algorithm!r} is not one of {allowed}")
+            result.hashes.append((algorithm, digest))
+        elif name == "--config-settings":
+            if "=" not in value:
+                raise _LineError(f"--config-settings {value!r} must be KEY=VALUE")
+        else:
+            if name in ("--no-binary", "--only-binary") and value.startswith("-"):
+                raise _LineError(f"{name} needs a value (:all:, :none: or package names)")
+            result.settings.append((option, value))
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Requirement strings
+
+
+@functools.lru_cache(maxsize=8192)
+def _requirement(text: str) -> Requirement:
+    # Locks are re-read (lint, then generate); the same lines parse once.
+    return Requirement(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _marker(text: str) -> Marker:
+    return Marker(text)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _scheme(text: str) -> str:
+    try:
+        return urlsplit(text).scheme
+    except ValueError:
+        return ""
+
+
+def _is_url(text: str) -> bool:
+    """pip's is_url: a scheme pip can install from."""
+    if ":" not in text:
+        return False
+    scheme = _scheme(text)
+    return scheme in _URL_SCHEMES or scheme in _VCS_SCHEMES
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or text.startswith(".")
+
+
+def _is_local_dir(text: str, base_dir: Path) -> bool:
+    """Whether ``text`` names a local project directory.
+
+    pip asks the filesystem (relative to the working directory). An explicit path
+    (``./x``, ``../x``, ``/x``, ``~/x``) is taken at its word here, so a lock reads the same
+    where the directory is absent, unless it holds characters no one puts in a directory
+    name but every malformed specifier has; other text (``src/pkg``) must exist as a
+    directory next to the requirements file.
+    """
+    if text.startswith((".", "/", "~")) or text[1:3] in (":\\", ":/"):
+        return not any(c in _NOT_IN_PATHS for c in text)
+    try:
+        return (base_dir / text).is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_archive(text: str) -> bool:
+    return text.lower().endswith(_ARCHIVE_SUFFIXES)
+
+
+def _strip_extras(text: str) -> tuple[str, tuple[str, ...]]:
+    """``path[extra1,extra2]`` -> (``path``, extras), as pip's strip_extras."""
+    if not text.endswith("]"):
+        return text, ()
+    opening = text.rfind("[")
+    inner = text[opening + 1 : -1]
+    if opening <= 0 or not inner or "]" in inner:
+        return text, ()
+    try:
+        extras = _requirement(f"placeholder[{inner}]").extras
+    except InvalidRequirement as exc:
+        raise _LineError(f"invalid extras [{inner}]: {_first_line(exc)}") from None
+    return text[:opening].rstrip(), _canonical_extras(extras)
+
+
+def _canonical_extras(extras: set[str]) -> tuple[str, ...]:
+    return tuple(sorted({canonicalize_name(e) for e in extras}))
+
+
+def _egg_name(url: str) -> NormalizedName | None:
+    match = _EGG_FRAGMENT.search(url) if "egg=" in url else None
+    if match is None:
+        return None
+    try:
+        return canonicalize_name(match.group(1), validate=True)
+    except InvalidName:
+        raise _LineError(f"#egg={match.group(1)!r} is not a valid project name") from None
+
+
+def _fragment_hashes(url: str) -> list[Hash]:
+    match = _HASH_FRAGMENT.search(url) if "=" in url else None
+    return [_hash(match.group(1), match.group(2))] if match else []
+
+
+def _hash(algorithm: str, digest: str) -> Hash:
+    try:
+        return Hash(algorithm, digest.lower())
+    except ValueError:
+        raise _LineError(f"{algorithm} hash {digest!r} is not hexadecimal") from None
+
+
+def _url_filename(url: str) -> str:
+    try:
+        url_path = urlsplit(url).path
+    except ValueError:
+        url_path = url.split("#", 1)[0]
+    return unquote(url_path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _vcs_parts(url: str) -> tuple[str, str | None] | None:
+    """(vcs, ref) for ``git+https://host/repo@ref#…``, None when not a VCS URL."""
+    scheme = _scheme(url)
+    if scheme not in _VCS_SCHEMES:
+        return None
+    vcs = scheme.split("+", 1)[0]
+    rest = url[len(scheme) + 1 :].split("#", 1)[0].split("?", 1)[0]
+    repo_path = rest[2:].partition("/")[2] if rest.startswith("//") else rest
+    if "@" not in repo_path:
+        return vcs, None
+    ref = unquote(repo_path.rsplit("@", 1)[1])
+    if not ref:
+        raise _LineError(f"VCS URL has an empty revision after '@': {_redact(url)}")
+    return vcs, ref
+
+
+def _name_from_filename(filename: str) -> tuple[NormalizedName, str | None] | None:
+    """(name, version) from a wheel or sdist file name, None when it is neither."""
+    if filename.endswith(".whl"):
+        try:
+            name, version, _, _ = parse_wheel_filename(filename)
+            canonicalize_name(filename.split("-", 1)[0], validate=True)
+        except (InvalidWheelFilename, InvalidName) as exc:
+            raise _LineError(f"invalid wheel file name {filename!r}: {exc}") from None
+        return name, str(version)
+    try:
+        name, sdist_version = parse_sdist_filename(filename)
+    except InvalidSdistFilename:
+        return None
+    return name, str(sdist_version)
+
+
+def _fallback_name(location: str, base_dir: Path) -> NormalizedName:
+    """A name for an unnamed path/URL; pip would build the project to learn it.
+
+    A local project's ``pyproject.toml`` ``[project] name`` when there is one, else the
+    last path segment (``./libs/featurizer`` -> ``featurizer``).
+    """
+    declared = _pyproject_name(location, base_dir)
+    if declared is not None:
+        return declared
+    stem = location.split("#", 1)[0].rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    if stem in ("", ".", ".."):
+        stem = Path(_abspath(base_dir / location)).name
+    stem = stem.split("@", 1)[0]
+    for suffix in (".git", *_ARCHIVE_SUFFIXES):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return canonicalize_name(stem or "unnamed")
+
+
+def _pyproject_name(location: str, base_dir: Path) -> NormalizedName | None:
+    if _scheme(location) not in ("", "file") or len(_scheme(location)) == 1:
+        return None
+    local = url2pathname(urlsplit(location).path) if location.startswith("file:") else location
+    pyproject = base_dir / local.split("#", 1)[0] / "pyproject.toml"
+    try:
+        if not pyproject.is_file():
+            return None
+        import tomllib  # only for unnamed local projects, off the common path
+
+        name = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["name"]
+        return canonicalize_name(name, validate=True) if isinstance(name, str) else None
+    except (OSError, ValueError, KeyError, TypeError, InvalidName):
+        return None
+
+
+def _redact(url: str) -> str:
+    """Drop ``user:password@`` from a URL: credentials never go into messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    return f"{scheme}{sep}{netloc}{slash}{tail}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Facts about where a requirement line sits."""
+
+    line: int
+    path: Path | None
+    base_dir: Path
+    constraint: bool
+    hashes: tuple[Hash, ...]
+    ignores: frozenset[str]
+
+
+def _package(
+    ctx: _Context,
+    name: NormalizedName,
+    *,
+    version: str | None = None,
+    specifier: str = "",
+    source: SourceKind = SourceKind.REGISTRY,
+    url: str | None = None,
+    marker: str | None = None,
+    extras: tuple[str, ...] = (),
+    extra_hashes: list[Hash] | None = None,
+) -> LockedPackage:
+    vcs: tuple[str, str | None] | None = _vcs_parts(url) if url else None
+    hashes = ctx.hashes
+    if extra_hashes:
+        hashes = tuple(dict.fromkeys((*hashes, *extra_hashes)))
+    if vcs is not None and source is not SourceKind.EDITABLE:
+        source = SourceKind.VCS
+    return LockedPackage(
+        name=name,
+        version=version,
+        specifier=specifier,
+        hashes=hashes,
+        source=source,
+        url=url,
+        vcs=vcs[0] if vcs else None,
+        vcs_ref=vcs[1] if vcs else None,
+        marker=marker,
+        extras=extras,
+        constraint_only=ctx.constraint,
+        path=ctx.path,
+        line=ctx.line,
+        inline_ignores=ctx.ignores,
+    )
+
+
+def _exact_version(req: Requirement) -> str | None:
+    if len(req.specifier) != 1:
+        return None
+    spec = next(iter(req.specifier))
+    if spec.operator in ("==", "===") and "*" not in spec.version:
+        return spec.version
+    return None
+
+
+def _specifier_as_written(text: str, req: Requirement) -> str:
+    if req.url or not req.specifier:
+        return ""
+    rest = text.lstrip()[len(req.name) :].lstrip()
+    if rest.startswith("["):
+        rest = rest[rest.find("]") + 1 :]
+    rest = rest.strip()
+    if rest.startswith("(") and rest.endswith(")"):
+        rest = rest[1:-1].strip()
+    return rest
+
+
+def _url_source(url: str) -> SourceKind:
+    scheme = _scheme(url) if ":" in url else ""
+    if scheme in _VCS_SCHEMES:
+        return SourceKind.VCS
+    if scheme == "file":
+        return SourceKind.PATH
+    if scheme:
+        return SourceKind.URL
+    return SourceKind.PATH if _is_archive(url.split("#", 1)[0]) else SourceKind.DIRECTORY
+
+
+def _named_url_package(ctx: _Context, text: str, marker: str | None) -> LockedPackage:
+    """A PEP 508 requirement: ``name[extras] specifier`` or ``name @ url``."""
+    try:
+        req = _requirement(text)
+    except InvalidRequirement as exc:
+        raise _LineError(f"invalid requirement {_redact(text)!r}: {_first_line(exc)}") from None
+    extra_hashes = None
+    if req.url:
+        _egg_name(req.url)  # validates it, as pip does
+        extra_hashes = _fragment_hashes(req.url)
+    return _package(
+        ctx,
+        canonicalize_name(req.name),
+        version=_exact_version(req),
+        specifier=_specifier_as_written(text, req),
+        source=_url_source(req.url) if req.url else SourceKind.REGISTRY,
+        url=req.url,
+        marker=marker,
+        extras=_canonical_extras(req.extras),
+        extra_hashes=extra_hashes,
+    )
+
+
+def _link_package(
+    ctx: _Context,
+    location: str,
+    source: SourceKind,
+    marker: str | None,
+    extras: tuple[str, ...] = (),
+    *,
+    editable: bool = False,
+) -> LockedPackage:
+    """A bare URL or path: the name comes from ``#egg=`` or the file name.
+
+    A local path has no fragment (pip quotes ``#`` when it turns the path into a URL).
+    """
+    is_url = _is_url(location)
+    version = None
+    name = _egg_name(location) if is_url else None
+    filename = _url_filename(location) if is_url else re.split(r"[\\/]", location)[-1]
+    if filename.endswith(".whl") and not editable:
+        # pip pins a bare wheel to its file's name and version (``name==version``).
+        from_wheel = _name_from_filename(filename)
+        assert from_wheel is not None  # a .whl name either parses or raises
+        name, version = from_wheel
+    elif name is None and _is_archive(filename) and not filename.endswith(".whl"):
+        from_sdist = _name_from_filename(filename)
+        name = from_sdist[0] if from_sdist else None
+    if name is None:
+        name = _fallback_name(location, ctx.base_dir)
+    return _package(
+        ctx,
+        name,
+        version=version,
+        source=source,
+        url=location,
+        marker=marker,
+        extras=extras,
+        extra_hashes=_fragment_hashes(location) if is_url else None,
+    )
+
+
+def _requirement_package(ctx: _Context, text: str) -> LockedPackage:
+    """A non-editable requirement line, following pip's parse_req_from_line."""
+    is_url = _is_url(text)
+    head, _, marker_text = text.partition("; " if is_url else ";")
+    marker_text = marker_text.strip()
+    marker = None
+    if marker_text:
+        try:
+            _marker(marker_text)
+        except InvalidMarker as exc:
+            raise _LineError(f"invalid marker {marker_text!r}: {_first_line(exc)}") from None
+        marker = marker_text
+    head = head.strip()
+    if not head:
+        raise _LineError("a marker without a requirement")
+    if _is_url(head):
+        return _link_package(ctx, head, _url_source(head), marker)
+    location, extras = _strip_extras(head)
+    at_prefix = head.split("@", 1)[0] if "@" in head else None
+    named_url = at_prefix is not None and not _looks_like_path(at_prefix)
+    if _is_archive(location) and not named_url:
+        return _link_package(ctx, location, SourceKind.PATH, marker, extras)
+    if _looks_like_path(head) and not named_url and _is_local_dir(location, ctx.base_dir):
+        return _link_package(ctx, location, SourceKind.DIRECTORY, marker, extras)
+    return _named_url_package(ctx, head, marker)
+
+
+def _editable_package(ctx: _Context, text: str) -> LockedPackage:
+    """An ``-e`` line, following pip's parse_editable."""
+    try:
+        req: Requirement | None = _requirement(text)
+    except InvalidRequirement:
+        req = None
+    if req is not None and req.url:
+        _check_editable_url(req.url, text)
+        _egg_name(req.url)  # validates it, as pip does
+        if not _is_url(req.url) and not _is_local_dir(req.url, ctx.base_dir):
+            raise _LineError(
+                f"{_redact(text)!r} is not a valid editable requirement: use a local project "
+                "path (./dir) or a VCS URL (git+https://…)"
+            )
+        return _package(
+            ctx,
+            canonicalize_name(req.name),
+            source=SourceKind.EDITABLE,
+            url=req.url,
+            marker=str(req.marker) if req.marker else None,
+            extras=_canonical_extras(req.extras),
+        )
+    location, extras = _strip_extras(text)
+    if not _is_url(location):
+        for vcs in _VCS_NAMES:
+            if location.lower().startswith(f"{vcs}:"):
+                location = f"{vcs}+{location}"
+                extras = ()
+                break
+    _check_editable_url(location, text)
+    if not _is_url(location) and not _is_local_dir(location, ctx.base_dir):
+        raise _LineError(
+            f"{_redact(text)!r} is not a valid editable requirement: use a local project "
+            "path (./dir) or a VCS URL (git+https://…)"
+        )
+    if _vcs_parts(location) is not None and _egg_name(location) is None:
+        raise _LineError(
+            f"cannot tell the project name of {_redact(text)!r}; write it as 'name @ URL'"
+        )
+    return _link_package(ctx, location, SourceKind.EDITABLE, None, extras, editable=True)
+
+
+def _check_editable_url(location: str, text: str) -> None:
+    scheme = _scheme(location) if ":" in location else ""
+    if scheme and scheme != "file" and scheme not in _VCS_SCHEMES and len(scheme) > 1:
+        raise _LineError(
+            f"{_redact(text)!r} is not a valid editable requirement: use a local project "
+            "path or a VCS URL (git+https://…)"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Files and includes
+
+
+@dataclass(slots=True)
+class _IndexState:
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    trusted_hosts: list[str] = field(default_factory=list)
+    no_index: bool = False
+    no_binary: list[str] = field(default_factory=list)
+    only_binary: list[str] = field(default_factory=list)
+    line_of: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _append_new(items: list[str], value: str) -> None:
+    if value not in items:
+        items.append(value)
+
+
+def _binary_entries(value: str) -> list[str]:
+    return [
+        entry if entry.startswith(":") else canonicalize_name(entry)
+        for entry in (part.strip() for part in value.split(","))
+        if entry
+    ]
+
+
+class _Reader:
+    def __init__(self, top: Path) -> None:
+        self.top = top
+        self.packages: list[LockedPackage] = []
+        self.includes: list[Path] = []
+        self.index = _IndexState()
+
+    def index_config(self) -> IndexConfig:
+        state = self.index
+        return IndexConfig(
+            index_url=state.index_url,
+            extra_index_urls=tuple(state.extra_index_urls),
+            find_links=tuple(state.find_links),
+            trusted_hosts=tuple(state.trusted_hosts),
+            no_index=state.no_index,
+            no_binary=tuple(state.no_binary),
+            only_binary=tuple(state.only_binary),
+            line_of=tuple(state.line_of),
+        )
+
+    def read_file(
+        self, path: Path, text: str, *, constraint: bool, ancestors: tuple[str, ...]
+    ) -> None:
+        entry_path = None if path is self.top else path
+        base_dir = path.parent
+        for number, logical in _logical_lines(text):
+            content, comment = _split_comment(logical)
+            content = content.strip()
+            if not content:
+                continue
+            content = _expand_env(content)
+            try:
+                self._read_line(
+                    path, entry_path, base_dir, number, content, comment, constraint, ancestors
+                )
+            except _LineError as exc:
+                raise LockParseError(path, str(exc), line=number) from None
+
+    def _read_line(
+        self,
+        path: Path,
+        entry_path: Path | None,
+        base_dir: Path,
+        number: int,
+        content: str,
+        comment: str,
+        constraint: bool,
+        ancestors: tuple[str, ...],
+    ) -> None:
+        args, option_text = _split_args_options(content)
+        options = _line_options(option_text) if option_text else _LineOptions()
+        requirement = args.strip() or (options.editables[0] if options.editables else "")
+        if requirement:
+            editable = bool(options.editables)
+            ctx = _Context(
+                line=number,
+                path=entry_path,
+                base_dir=base_dir,
+                constraint=constraint,
+                # pip drops --hash on editable lines (there is no archive to check).
+                hashes=() if editable else _dedupe_hashes(options.hashes),
+                ignores=_inline_ignores(comment),
+            )
+            if editable:
+                self.packages.append(_editable_package(ctx, requirement))
+            else:
+                self.packages.append(_requirement_package(ctx, requirement))
+            return
+        if options.requirements:
+            self._include(path, number, options.requirements[0], False, ancestors)
+        elif options.constraints:
+            self._include(path, number, options.constraints[0], True, ancestors)
+        else:
+            self._apply_settings(options.settings, number, record=entry_path is None)
+
+    def _apply_settings(
+        self, settings: list[tuple[_Option, str | None]], number: int, *, record: bool
+    ) -> None:
+        state = self.index
+        first_find_links = True
+        for option, value in settings:
+            name = option.name
+            if record:
+                state.line_of.append((name if value is None else f"{name} {value}", number))
+            if value is None:
+                state.no_index = state.no_index or name == "--no-index"
+            elif name == "--index-url":
+                state.index_url = value
+            elif name == "--extra-index-url":
+                _append_new(state.extra_index_urls, value)
+            elif name == "--find-links" and first_find_links:
+                first_find_links = False  # pip reads one --find-links per line
+                _append_new(state.find_links, value)
+            elif name == "--trusted-host":
+                _append_new(state.trusted_hosts, value)
+            elif name == "--no-binary":
+                state.no_binary.extend(_binary_entries(value))
+            elif name == "--only-binary":
+                state.only_binary.extend(_binary_entries(value))
+
+    def _include(
+        self, path: Path, number: int, target: str, constraint: bool, ancestors: tuple[str, ...]
+    ) -> None:
+        kind = "constraints" if constraint else "requirements"
+        included = _include_path(path, target, kind)
+        key = _abspath(included)
+        if key in ancestors:
+            raise _LineError(f"{kind} file {target!r} includes itself (an include cycle)")
+        if len(ancestors) > _MAX_INCLUDE_DEPTH:
+            raise _LineError(f"includes nested more than {_MAX_INCLUDE_DEPTH} deep")
+        try:
+            if not included.is_file():
+                reason = "no such file" if not included.exists() else "not a regular file"
+                raise _LineError(f"cannot read {kind} file {str(included)!r}: {reason}")
+            data = included.read_bytes()
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise _LineError(f"cannot read {kind} file {str(included)!r}: {reason}") from None
+        if included not in self.includes:
+            self.includes.append(included)
+        text = _decode(included, data)
+        self.read_file(included, text, constraint=constraint, ancestors=(*ancestors, key))
+
+
+def _abspath(path: Path) -> str:
+    """Absolute and normalized, symlinks kept (pip's os.path.abspath, for cycle checks)."""
+    return os.path.normpath(path.absolute())
+
+
+def _include_path(path: Path, target: str, kind: str) -> Path:
+    if target.lower().startswith(_INCLUDE_URL_SCHEMES):
+        if not target.lower().startswith("file:"):
+            raise _LineError(
+                f"remote {kind} file {_redact(target)!r} is not read; download it and "
+                "include the local copy"
+            )
+        return Path(url2pathname(urlsplit(target).path))
+    if not target:
+        raise _LineError(f"empty {kind} file name")
+    # Lexically normalized (``nested/../c.txt`` -> ``c.txt``) so one file has one name.
+    return Path(os.path.normpath(path.parent / target))
+
+
+def _dedupe_hashes(pairs: list[tuple[str, str]]) -> tuple[Hash, ...]:
+    if not pairs:
+        return ()
+    return tuple(dict.fromkeys(_hash(algorithm, digest) for algorithm, digest in pairs))
