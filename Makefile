@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 # The whole test suite (what CI runs), then ruff and mypy.
 test: $(STAMP)
+	$(BIN)/python scripts/prefetch_test_wheels.py
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory check
 

@@ -29,7 +29,9 @@ HEADER = """\
 
 `reprobuild lint` checks lockfiles (RB1xx) and Dockerfiles (RB2xx). Severities are the
 defaults; `[tool.reprobuild.lint]` can change them, and ignore rules per file or per
-package. `reprobuild explain CODE` prints one rule's section.
+package. `reprobuild explain CODE` prints one rule's section. A `requirements.in`
+with its compiled `requirements.txt` beside it is a lock's input, not a lock: the
+lockfile rules judge the `.txt`, and RB107 checks that the two agree.
 """
 
 _HEADING = re.compile(r"^(#{1,5}) ")

@@ -89,7 +89,7 @@ ensure_packages() {
 
 # ---------------------------------------------------------------- mirror registry
 mirror_answers() {  # mirror_answers PORT
-    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/v2/"
+    curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$1/v2/"
 }
 
 ensure_mirror() {
@@ -133,7 +133,7 @@ http:
     X-Content-Type-Options: [nosniff]
 EOF
         setsid /usr/bin/docker-registry serve "$MIRROR_DIR/config.yml" \
-            >"$MIRROR_DIR/log" 2>&1 </dev/null &
+            >"$MIRROR_DIR/log" 2>&1 </dev/null 9>&- &
         pid=$!
         for ((i = 0; i < 100; i++)); do
             pid_alive "$pid" || break
@@ -189,7 +189,7 @@ start_own_engine() {  # start_own_engine DRIVER -> 0 when it answers
         --storage-driver "$driver" \
         --bridge=none --iptables=false --ip-masq=false \
         --registry-mirror "$mirror_url" \
-        >"$ENGINE_LOG" 2>&1 </dev/null &
+        >"$ENGINE_LOG" 2>&1 </dev/null 9>&- &
     pid=$!
     for ((i = 0; i < WAIT_S * 5; i++)); do
         pid_alive "$pid" || return 1

@@ -14,6 +14,7 @@ from reprobuild import __version__
 from reprobuild.cli import fetch as fetch_cmd
 from reprobuild.cli import generate as generate_cmd
 from reprobuild.cli import lint as lint_cmd
+from reprobuild.cli import pin as pin_cmd
 from reprobuild.cli import rules as rules_cmd
 
 __all__ = ["app", "main"]
@@ -51,6 +52,7 @@ app.command("rules")(rules_cmd.rules)
 app.command("explain")(rules_cmd.explain)
 app.command("generate")(generate_cmd.generate)
 app.command("fetch")(fetch_cmd.fetch)
+app.command("pin")(pin_cmd.pin)
 
 
 def main() -> None:

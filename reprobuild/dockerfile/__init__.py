@@ -73,6 +73,10 @@ class Instruction:
     """(offset in ``logical``, physical line) where each joined physical line starts."""
     value_offset: int = field(default=0, repr=False, compare=False)
     """Where ``value`` starts inside ``logical``."""
+    _memo: dict[str, list[SimpleCommand]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    """Computed once per instruction: every RUN rule asks for the same commands."""
 
     def flag(self, name: str) -> str | None:
         """Value of the first ``--name=…`` (``None`` when absent; ``""`` for a bare flag)."""
@@ -131,6 +135,12 @@ class Instruction:
         """
         if self.keyword != "RUN":
             return []
+        cached = self._memo.get("commands")
+        if cached is None:
+            cached = self._memo["commands"] = self._shell_commands()
+        return list(cached)
+
+    def _shell_commands(self) -> list[SimpleCommand]:
         if self.json_form:
             words = tuple(_json_argv(self.value) or ())
             argv = SimpleCommand(words=words, operator="", text=self.value, line_offset=0)
@@ -182,6 +192,10 @@ class Dockerfile:
     escape: str
     syntax: str | None
     global_args: dict[str, str | None]
+    _scopes: dict[tuple[object, ...], dict[str, str | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    """Variable scopes already built, by (build args, stage)."""
 
     def stage_names(self) -> frozenset[str]:
         return frozenset(s.name for s in self.stages if s.name)
@@ -209,6 +223,15 @@ class Dockerfile:
         return _expand(text, scope, build_args, self.escape, 0)
 
     def _scope(self, build_args: Mapping[str, str], stage: int | None) -> dict[str, str | None]:
+        key = (stage, *sorted(build_args.items()))
+        scope = self._scopes.get(key)
+        if scope is None:
+            scope = self._scopes[key] = self._build_scope(build_args, stage)
+        return scope
+
+    def _build_scope(
+        self, build_args: Mapping[str, str], stage: int | None
+    ) -> dict[str, str | None]:
         scope: dict[str, str | None] = {}
         for name, default in self.global_args.items():
             scope[name] = build_args.get(name, default)

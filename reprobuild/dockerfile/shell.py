@@ -26,6 +26,10 @@ _RESERVED = frozenset(
      "(", ")", "esac", "in"}
 )
 _LEADING_RESERVED = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{"})
+_NEEDS_SHLEX = re.compile(r"[\\'\"]")
+# Characters that can change the scanner's state; everything else is skipped in bulk.
+_SPECIAL = re.compile(r"[\\'\"`$()#&|;\n]")
+_SPECIAL_CHARS = frozenset("\\'\"`$()#&|;\n")
 _OPERATOR_NAMES = {"\n": ";", ";;": ";", "|&": "|"}
 _TRAILING_ONLY = frozenset({"fi", "done", "esac", "}", ")", ";;"})
 # Wrappers that run their arguments as a command: (name, options that take a value).
@@ -147,6 +151,12 @@ def _scan(
     n = len(s)
     while i < n:
         c = s[i]
+        if c not in _SPECIAL_CHARS:
+            found = _SPECIAL.search(s, i)
+            if not found:
+                break
+            i = found.start()
+            c = s[i]
         top = stack[-1][0] if stack else ""
         if top == "'":
             if c == "'":
@@ -261,6 +271,8 @@ def _words(text: str, opaque: list[tuple[int, int]]) -> tuple[str, ...]:
 
 
 def _shlex_words(text: str) -> tuple[str, ...]:
+    if not _NEEDS_SHLEX.search(text):
+        return tuple(text.split())  # the common case, and shlex is slow
     for suffix in ("", '"', "'"):
         try:
             return tuple(shlex.split(text + suffix, comments=False, posix=True))

@@ -20,9 +20,10 @@ from packaging.utils import parse_wheel_filename
 
 from reprobuild.errors import ReprobuildError
 from reprobuild.fetch.cache import BlobCache
-from reprobuild.fetch.index import IndexFile, SimpleIndex, redact, split_credentials
+from reprobuild.fetch.index import IndexFile, SimpleIndex, split_credentials
 from reprobuild.generate.target import Target
 from reprobuild.models import LockedPackage
+from reprobuild.redaction import redact
 
 if TYPE_CHECKING:
     import httpx
@@ -99,10 +100,12 @@ def _candidates(
     return found
 
 
-def _needs_index(package: LockedPackage) -> bool:
-    return not package.artifacts or any(
-        a.url is None for a in package.artifacts if (a.filename or "").endswith(".whl")
-    )
+def _best(
+    candidates: Sequence[_Candidate], target: Target, rank: dict[str, int]
+) -> _Candidate | None:
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: _score(c.filename, target, rank))
 
 
 def _stream(
@@ -140,22 +143,22 @@ def fetch_wheels(
     chosen: list[tuple[LockedPackage, _Candidate]] = []
     missing: list[str] = []
     for package in packages:
-        index_files: list[IndexFile] | None = None
-        if _needs_index(package):
-            # A remembered cache hit needs no index at all (an offline re-fetch).
-            if not package.artifacts and _cached_candidates(package, target, cache):
-                index_files = None
-            else:
-                index_files = []
-                for index in indexes:
-                    index_files += index.files(package.name)
-        candidates = _candidates(package, target, index_files)
-        if not candidates and not package.artifacts:
-            candidates = _cached_candidates(package, target, cache)
-        if not candidates:
+        # Offline first: the lock's own artifacts, or remembered cache entries for
+        # requirements locks (which name no files). The index only when that is not enough.
+        candidates = (
+            _candidates(package, target, None)
+            if package.artifacts
+            else _cached_candidates(package, target, cache)
+        )
+        best = _best(candidates, target, rank)
+        if best is None or (best.url is None and cache.get(best.sha256) is None):
+            index_files: list[IndexFile] = []
+            for index in indexes:
+                index_files += index.files(package.name)
+            best = _best(_candidates(package, target, index_files), target, rank)
+        if best is None:
             missing.append(f"{package.name}=={package.version}")
             continue
-        best = min(candidates, key=lambda c: _score(c.filename, target, rank))
         chosen.append((package, best))
     if missing:
         raise FetchError(

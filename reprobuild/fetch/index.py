@@ -14,11 +14,12 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from reprobuild.errors import ReprobuildError
 from reprobuild.models import Lock
+from reprobuild.redaction import redact
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["IndexError_", "IndexFile", "SimpleIndex", "index_urls_for", "redact"]
+__all__ = ["IndexError_", "IndexFile", "SimpleIndex", "index_urls_for", "split_credentials"]
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 _JSON = "application/vnd.pypi.simple.v1+json"
@@ -33,19 +34,6 @@ class IndexFile:
     filename: str
     url: str
     sha256: str | None
-
-
-def redact(url: str) -> str:
-    """``https://user:secret@host/x`` -> ``https://user:****@host/x`` (for messages/records)."""
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = parts.username or ""
-    netloc = f"{user}:****@{host}" if parts.password is not None else f"{user}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:

@@ -126,8 +126,9 @@ def _mapping(project: ProjectConfig, table: dict[str, Any], key: str) -> dict[st
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise _fail(project, key, "must be a table of strings")
-    if any("\0" in v for v in value.values()):
-        raise _fail(project, key, "values must not contain NUL characters")
+    for name, text in value.items():
+        if any(c in text for c in "\r\n\0"):
+            raise _fail(project, f"{key}.{name}", "must be a single line")
     return cast(dict[str, str], value)
 
 

@@ -105,7 +105,7 @@ def _looks_like_uv(head: str) -> bool:
 
 def _looks_like_conda_lock(head: str) -> bool:
     return bool(
-        re.search(r"^package:\s*$", head, re.MULTILINE)
+        re.search(r"^package:\s*(\[\s*\]\s*)?(#.*)?$", head, re.MULTILINE)
         and re.search(r"^metadata:\s*$", head, re.MULTILINE)
     )
 

@@ -124,7 +124,10 @@ def parse_hash(path: Path, text: str, key: str) -> Hash:
 
 def file_name(url_or_path: str) -> str:
     """The last path segment of a URL or a local path, percent-decoded."""
-    segment = urlsplit(url_or_path).path if "://" in url_or_path else url_or_path
+    try:
+        segment = urlsplit(url_or_path).path if "://" in url_or_path else url_or_path
+    except ValueError:  # e.g. an unbalanced "[" in the host: keep the raw text
+        segment = url_or_path
     return unquote(segment.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1])
 
 

@@ -50,7 +50,9 @@ CONDA_SUFFIXES = (".conda", ".tar.bz2")
 # noarch, or <os>-<arch> (linux-64, osx-arm64, linux-aarch64, emscripten-wasm32, zos-z).
 _SUBDIR = re.compile(r"^(noarch|[a-z0-9]+-[a-z0-9_]+)$")
 _HEADER = re.compile(r"^#\s*(platform|input_hash|env_hash)\s*:\s*(\S+)\s*$")
-_PIP_COMMENT = re.compile(r"^#\s*pip\s+(?P<requirement>\S.*?)\s*$")
+# conda-lock's form only (`# pip <name> @ <url>`): other comments that happen to start
+# with "pip" ("# pip install …") are comments, as they are to conda.
+_PIP_COMMENT = re.compile(r"^#\s*pip\s+(?P<requirement>[^\s@]+\s*@\s*\S.*?)\s*$")
 _PIP_HASH_FRAGMENT = re.compile(r"^(md5|sha1|sha224|sha256|sha384|sha512)=([0-9a-fA-F]+)$")
 _VCS_SCHEMES = ("git", "hg", "svn", "bzr")
 
@@ -89,8 +91,8 @@ def parse_conda_url(url: str) -> CondaArchive | None:
     stem = next((filename[: -len(s)] for s in CONDA_SUFFIXES if filename.endswith(s)), None)
     if stem is None:
         return None
-    # Names and versions may contain dashes but build strings never do, and versions
-    # never do either (conda forbids '-' in versions), so the last two dashes split it.
+    # Names may contain dashes; versions and build strings never do (conda forbids it),
+    # so the last two dashes split the stem.
     parts = stem.rsplit("-", 2)
     if len(parts) != 3 or not all(parts):
         return None

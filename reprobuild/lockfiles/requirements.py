@@ -27,7 +27,6 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -44,6 +43,7 @@ from packaging.utils import (
 from reprobuild.errors import LockParseError
 from reprobuild.lockfiles._common import decode, file_sha256
 from reprobuild.models import Hash, IndexConfig, Lock, LockedPackage, LockFormat, SourceKind
+from reprobuild.redaction import redact
 
 __all__ = ["read"]
 
@@ -507,7 +507,7 @@ def _vcs_parts(url: str) -> tuple[str, str | None] | None:
         return vcs, None
     ref = unquote(repo_path.rsplit("@", 1)[1])
     if not ref:
-        raise _LineError(f"VCS URL has an empty revision after '@': {_redact(url)}")
+        raise _LineError(f"VCS URL has an empty revision after '@': {redact(url)}")
     return vcs, ref
 
 
@@ -550,7 +550,7 @@ def _fallback_name(location: str, base_dir: Path) -> NormalizedName:
 def _pyproject_name(location: str, base_dir: Path) -> NormalizedName | None:
     if _scheme(location) not in ("", "file") or len(_scheme(location)) == 1:
         return None
-    local = url2pathname(urlsplit(location).path) if location.startswith("file:") else location
+    local = _file_url_path(location) if location.startswith("file:") else location
     pyproject = base_dir / local.split("#", 1)[0] / "pyproject.toml"
     try:
         if not pyproject.is_file():
@@ -561,17 +561,6 @@ def _pyproject_name(location: str, base_dir: Path) -> NormalizedName | None:
         return canonicalize_name(name, validate=True) if isinstance(name, str) else None
     except (OSError, ValueError, KeyError, TypeError, InvalidName):
         return None
-
-
-def _redact(url: str) -> str:
-    """Drop ``user:password@`` from a URL: credentials never go into messages."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    netloc, slash, tail = rest.partition("/")
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    return f"{scheme}{sep}{netloc}{slash}{tail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -659,7 +648,7 @@ def _named_url_package(ctx: _Context, text: str, marker: str | None) -> LockedPa
     try:
         req = _requirement(text)
     except InvalidRequirement as exc:
-        raise _LineError(f"invalid requirement {_redact(text)!r}: {_first_line(exc)}") from None
+        raise _LineError(f"invalid requirement {redact(text)!r}: {_first_line(exc)}") from None
     extra_hashes = None
     if req.url:
         _egg_name(req.url)  # validates it, as pip does
@@ -754,7 +743,7 @@ def _editable_package(ctx: _Context, text: str) -> LockedPackage:
         _egg_name(req.url)  # validates it, as pip does
         if not _is_url(req.url) and not _is_local_dir(req.url, ctx.base_dir):
             raise _LineError(
-                f"{_redact(text)!r} is not a valid editable requirement: use a local project "
+                f"{redact(text)!r} is not a valid editable requirement: use a local project "
                 "path (./dir) or a VCS URL (git+https://…)"
             )
         return _package(
@@ -775,12 +764,12 @@ def _editable_package(ctx: _Context, text: str) -> LockedPackage:
     _check_editable_url(location, text)
     if not _is_url(location) and not _is_local_dir(location, ctx.base_dir):
         raise _LineError(
-            f"{_redact(text)!r} is not a valid editable requirement: use a local project "
+            f"{redact(text)!r} is not a valid editable requirement: use a local project "
             "path (./dir) or a VCS URL (git+https://…)"
         )
     if _vcs_parts(location) is not None and _egg_name(location) is None:
         raise _LineError(
-            f"cannot tell the project name of {_redact(text)!r}; write it as 'name @ URL'"
+            f"cannot tell the project name of {redact(text)!r}; write it as 'name @ URL'"
         )
     return _link_package(ctx, location, SourceKind.EDITABLE, None, extras, editable=True)
 
@@ -789,7 +778,7 @@ def _check_editable_url(location: str, text: str) -> None:
     scheme = _scheme(location) if ":" in location else ""
     if scheme and scheme != "file" and scheme not in _VCS_SCHEMES and len(scheme) > 1:
         raise _LineError(
-            f"{_redact(text)!r} is not a valid editable requirement: use a local project "
+            f"{redact(text)!r} is not a valid editable requirement: use a local project "
             "path or a VCS URL (git+https://…)"
         )
 
@@ -947,6 +936,13 @@ class _Reader:
         self.read_file(included, text, constraint=constraint, ancestors=(*ancestors, key))
 
 
+def _file_url_path(url: str) -> str:
+    # urllib.request costs ~30 ms to import: only file: URLs pay for it.
+    from urllib.request import url2pathname
+
+    return url2pathname(urlsplit(url).path)
+
+
 def _abspath(path: Path) -> str:
     """Absolute and normalized, symlinks kept (pip's os.path.abspath, for cycle checks)."""
     return os.path.normpath(path.absolute())
@@ -956,10 +952,10 @@ def _include_path(path: Path, target: str, kind: str) -> Path:
     if target.lower().startswith(_INCLUDE_URL_SCHEMES):
         if not target.lower().startswith("file:"):
             raise _LineError(
-                f"remote {kind} file {_redact(target)!r} is not read; download it and "
+                f"remote {kind} file {redact(target)!r} is not read; download it and "
                 "include the local copy"
             )
-        return Path(url2pathname(urlsplit(target).path))
+        return Path(_file_url_path(target))
     if not target:
         raise _LineError(f"empty {kind} file name")
     # Lexically normalized (``nested/../c.txt`` -> ``c.txt``) so one file has one name.

@@ -48,7 +48,7 @@ from reprobuild.registry.errors import (
     RegistryUnreachableError,
 )
 from reprobuild.registry.mirrors import Endpoint, RegistrySettings
-from reprobuild.registry.reference import ImageRef
+from reprobuild.registry.reference import ImageRef, is_loopback_host
 
 __all__ = [
     "MANIFEST_MEDIA_TYPES",
@@ -214,7 +214,7 @@ class RegistryClient:
         self._max_workers = max(1, max_workers)
         self._sleep = sleep
         self._transport = transport  # a test seam (httpx.MockTransport); None = network
-        self._clients: dict[Path | None, httpx.Client] = {}
+        self._clients: dict[tuple[str, Path | None], httpx.Client] = {}
         self._challenges: dict[str, Challenge] = {}
         self._tokens = TokenCache()
         self._lock = threading.Lock()
@@ -243,14 +243,19 @@ class RegistryClient:
     # ----------------------------------------------------------------- manifests
 
     def resolve(self, ref: ImageRef, *, platforms: bool = False) -> Resolved:
-        """The digest ``ref``'s tag points at now (HEAD; GET when HEAD gives no digest)."""
-        response = self._call(
-            "HEAD",
-            ref,
-            f"manifests/{ref.manifest_reference}",
-            headers={"Accept": _ACCEPT},
-            kind="manifest",
-        )
+        """The digest ``ref``'s tag points at now (HEAD; GET when HEAD gives no digest,
+        or an answer without a body to explain it)."""
+        try:
+            response = self._call(
+                "HEAD",
+                ref,
+                f"manifests/{ref.manifest_reference}",
+                headers={"Accept": _ACCEPT},
+                kind="manifest",
+            )
+        except RegistryProtocolError:
+            manifest = self.get_manifest(ref)  # raises the error with the registry's words
+            return self._resolved(ref, manifest, platforms)
         digest = response.headers.get("Docker-Content-Digest")
         media_type = _media_type(response.headers.get("Content-Type"))
         size = int(response.headers.get("Content-Length") or 0)
@@ -258,16 +263,22 @@ class RegistryClient:
             raise DigestMismatchError(
                 ref.familiar, f"the registry reports digest {digest} for this digest reference"
             )
-        manifest: Manifest | None = None
         if not digest or not media_type:
-            manifest = self.get_manifest(ref)
-            digest, media_type, size = manifest.digest, manifest.media_type, len(manifest.raw)
+            return self._resolved(ref, self.get_manifest(ref), platforms)
         children: tuple[Descriptor, ...] = ()
         if platforms and media_type in INDEX_MEDIA_TYPES:
-            if manifest is None:
-                manifest = self.get_manifest(ref.with_digest(digest))
-            children = manifest.children
+            children = self.get_manifest(ref.with_digest(digest)).children
         return Resolved(ref=ref, digest=digest, media_type=media_type, size=size, children=children)
+
+    @staticmethod
+    def _resolved(ref: ImageRef, manifest: Manifest, platforms: bool) -> Resolved:
+        return Resolved(
+            ref=ref,
+            digest=manifest.digest,
+            media_type=manifest.media_type,
+            size=len(manifest.raw),
+            children=manifest.children if platforms else (),
+        )
 
     def resolve_many(
         self, refs: Sequence[ImageRef], *, platforms: bool = False
@@ -609,13 +620,13 @@ class RegistryClient:
         scopes = [f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"]
         scopes += [f"repository:{other.repository}:pull" for other in also_pull]
         base_headers = {"User-Agent": f"reprobuild/{__version__}", **(headers or {})}
-        client = self._http(endpoint)
+        client = self._http(url.scheme, endpoint.ca_file)
         auth_tries = 0
         attempt = 0
         while True:
             attempt += 1
             request_headers = dict(base_headers)
-            authorization = self._authorization(endpoint, ref, scopes, subject)
+            authorization, with_credentials = self._authorization(endpoint, ref, scopes, subject)
             if authorization:
                 request_headers["Authorization"] = authorization
             request = client.build_request(method, url, headers=request_headers, content=content)
@@ -654,8 +665,9 @@ class RegistryClient:
                     raise RegistryProtocolError(subject, "redirect without a Location")
                 # Redirects go to blob storage: never forward the registry's credentials.
                 target = url.join(location)
-                response = client.send(
-                    client.build_request(method, target, headers=dict(base_headers)),
+                storage = self._http(target.scheme, None)
+                response = storage.send(
+                    storage.build_request(method, target, headers=dict(base_headers)),
                     stream=True,
                 )
             if response.status_code in _RETRY_STATUSES and retry and attempt < self._max_attempts:
@@ -670,15 +682,20 @@ class RegistryClient:
                 if not stream:
                     response.read()
                 return response
-            raise self._error(response, subject, kind, attempt, authorization is not None)
+            who = "credentials" if with_credentials else "anonymous" if authorization else None
+            raise self._error(response, subject, kind, attempt, who)
 
-    def _http(self, endpoint: Endpoint) -> httpx.Client:
-        key = endpoint.ca_file
+    def _http(self, scheme: str, ca_file: Path | None) -> httpx.Client:
+        """The connection pool for a scheme and CA bundle. Plain-http pools get a TLS
+        context that trusts nothing: they never speak TLS, and loading the system CA
+        bundle costs ~0.1 s that a loopback lookup should not pay."""
+        key = (scheme, ca_file if scheme == "https" else None)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
+                verify = _ssl_context(ca_file) if scheme == "https" else _trust_nothing()
                 client = httpx.Client(
-                    verify=_ssl_context(endpoint.ca_file),
+                    verify=verify,
                     timeout=self._timeout,
                     follow_redirects=False,
                     transport=self._transport,
@@ -699,11 +716,13 @@ class RegistryClient:
 
     def _authorization(
         self, endpoint: Endpoint, ref: ImageRef, scopes: list[str], subject: str
-    ) -> str | None:
+    ) -> tuple[str | None, bool]:
+        """The Authorization header for a request (None before any challenge), and
+        whether it carries credentials (False: an anonymous token)."""
         with self._lock:
             challenge = self._challenges.get(endpoint.host)
         if challenge is None:
-            return None
+            return None, False
         # A mirror is its own registry: it gets the mirror's credentials.
         creds = self._credentials(endpoint.host if endpoint.mirror_of else ref.registry)
         if challenge.scheme == "basic":
@@ -714,9 +733,10 @@ class RegistryClient:
                     code="UNAUTHORIZED",
                     status=401,
                 )
-            return creds.basic_header()
+            return creds.basic_header(), True
         if challenge.scheme == "bearer":
-            return "Bearer " + self._token(endpoint, challenge, scopes, creds, subject)
+            token = self._token(endpoint, challenge, scopes, creds, subject)
+            return "Bearer " + token, creds is not None
         raise RegistryAuthError(
             subject,
             f"unsupported auth scheme {challenge.scheme!r}",
@@ -760,7 +780,13 @@ class RegistryClient:
         if challenge.service:
             params.append(("service", challenge.service))
         params += [("scope", scope) for scope in scopes]
-        client = self._http(endpoint)
+        if realm.scheme != "https" and not _plain_http_allowed(realm.host, self.settings):
+            raise RegistryAuthError(
+                subject,
+                f"refusing to send credentials to the plain-http token service {realm.host}",
+                status=401,
+            )
+        client = self._http(realm.scheme, endpoint.ca_file)
         headers = {"User-Agent": f"reprobuild/{__version__}"}
         try:
             if creds is not None and creds.identity_token:
@@ -826,7 +852,12 @@ class RegistryClient:
         return base * (0.5 + random.random() / 2)  # jitter: attempts do not align
 
     def _error(
-        self, response: httpx.Response, subject: str, kind: str, attempts: int, authed: bool
+        self,
+        response: httpx.Response,
+        subject: str,
+        kind: str,
+        attempts: int,
+        who: str | None,
     ) -> RegistryError:
         status = response.status_code
         code, message = None, None
@@ -842,8 +873,23 @@ class RegistryClient:
         finally:
             response.close()
         detail = f": {message}" if message else ""
+        try:
+            body = response.content
+        except httpx.ResponseNotRead:
+            body = b""
+        if status == 400 and b"HTTPS server" in body:
+            return RegistryProtocolError(
+                subject,
+                "the registry speaks https, not plain http",
+                status=status,
+                hint="give its CA in [tool.reprobuild] registry-ca-files (or write "
+                "https://host in registry-mirrors)",
+            )
         if status in (401, 403) or code in ("UNAUTHORIZED", "DENIED"):
-            why = "the credentials were rejected or lack access" if authed else "access denied"
+            why = {
+                "credentials": "the credentials were rejected or lack access",
+                "anonymous": "anonymous access was refused",
+            }.get(who or "", "access denied")
             return RegistryAuthError(
                 subject,
                 f"{why}{detail}",
@@ -938,8 +984,30 @@ def _next_link(response: httpx.Response) -> str | None:
     return target or None
 
 
+def _plain_http_allowed(host: str, settings: RegistrySettings) -> bool:
+    return is_loopback_host(host) or any(entry.split(":")[0] == host for entry in settings.insecure)
+
+
+def _trust_nothing() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with no CA: fails closed
+    return context
+
+
+_CONTEXTS: dict[Path | None, ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
 def _ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    """System trust (SSL_CERT_FILE / REQUESTS_CA_BUNDLE / certifi), plus a registry's CA."""
+    """System trust (SSL_CERT_FILE / REQUESTS_CA_BUNDLE / certifi), plus a registry's CA;
+    built once per process (loading a CA bundle is slow)."""
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(ca_file)
+        if context is None:
+            context = _CONTEXTS[ca_file] = _new_ssl_context(ca_file)
+        return context
+
+
+def _new_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     bundle = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
     if not bundle or not Path(bundle).is_file():
         import certifi

@@ -165,4 +165,4 @@ def test_credentials_in_the_index_url_work_and_never_print(
     refused = runner.invoke(app, ["fetch", str(project), "--cache-dir", str(tmp_path / "d")])
     assert refused.exit_code == 2
     assert "refused access (401)" in refused.output
-    assert "wrong-pass" not in refused.output and "alice:****@" in refused.output
+    assert "wrong-pass" not in refused.output and "http://***@127.0.0.1" in refused.output

@@ -180,6 +180,11 @@ _CONDA_URL = "  url: https://conda.anaconda.org/conda-forge/linux-64/demo-1.0-h1
         (_document("  manager: npm\n" + _CONDA_URL), "package[0].manager", 6),
         (_document("  manager: conda\n  url: [1]\n"), "package[0].url", 6),
         (_document("  manager: conda\n"), "package[0].url", 6),
+        (
+            _document("  manager: conda\n  url: https://u:s3cret@[x/linux-64/a-1-0.conda\n"),
+            "package[0].url",
+            6,
+        ),
         (_document("  manager: conda\n" + _CONDA_URL, version="1.10"), "package[0].version", 6),
         (
             _document("  manager: conda\n" + _CONDA_URL + "  categories: [main, 3]\n"),
@@ -212,6 +217,7 @@ _CONDA_URL = "  url: https://conda.anaconda.org/conda-forge/linux-64/demo-1.0-h1
         "manager",
         "url-type",
         "url-missing",
+        "url-malformed",
         "version-float",
         "categories-item",
         "channel-item",
@@ -228,6 +234,7 @@ def test_type_errors_name_the_key_path(text: str, key: str, line: int | None) ->
     assert caught.value.line == line
     assert key in str(caught.value)
     assert str(caught.value).startswith("conda-lock.yml")
+    assert "s3cret" not in str(caught.value)
 
 
 def test_yaml_syntax_error_names_the_line() -> None:
@@ -273,3 +280,10 @@ def test_module_import_does_not_load_yaml() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_crlf_and_bom_keep_lines() -> None:
+    text = (FIXTURES / "md5-only.conda-lock.yml").read_text()
+    data = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+    lock = conda_lock.read(Path("conda-lock.yml"), data)
+    assert [p.line for p in lock.packages] == [11, 19, 29]

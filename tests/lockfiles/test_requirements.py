@@ -98,7 +98,7 @@ def _pip_entries(path: Path) -> list[tuple[Entry, bool]]:
             hashes.add(f"{ireq.link.hash_name}:{ireq.link.hash.lower()}")
         req = ireq.req
         entry = Entry(
-            file=os.path.normpath(os.path.abspath(filename)),
+            file=os.path.normpath(Path(filename).absolute()),
             line=int(number),
             name=canonicalize_name(req.name) if req else "",
             version=_exact(req.specifier) if req else None,
@@ -113,7 +113,7 @@ def _pip_entries(path: Path) -> list[tuple[Entry, bool]]:
 def _our_entries(lock: Lock) -> list[Entry]:
     return [
         Entry(
-            file=os.path.normpath(os.path.abspath(p.path or lock.path)),
+            file=os.path.normpath((p.path or lock.path).absolute()),
             line=p.line or 0,
             name=p.name,
             version=p.version,
@@ -278,12 +278,20 @@ def test_editables(handwritten: Lock) -> None:
             "v3.0.0",
             (),
         ),
-        ("local-editable", "git+https://github.com/org/local-editable@main", "git", "main", ("test",)),
+        (
+            "local-editable",
+            "git+https://github.com/org/local-editable@main",
+            "git",
+            "main",
+            ("test",),
+        ),
     ]
 
 
 def test_vcs_requirements(handwritten: Lock) -> None:
-    vcs = {p.name: p for p in handwritten.packages if p.source is SourceKind.VCS}
+    vcs: dict[str, LockedPackage] = {
+        p.name: p for p in handwritten.packages if p.source is SourceKind.VCS
+    }
     assert {name: (p.vcs, p.vcs_ref) for name, p in vcs.items()} == {
         "click": ("git", "8.1.7"),
         "flask": ("git", "3.0.0"),
@@ -345,7 +353,9 @@ def test_index_options(handwritten: Lock) -> None:
     )
     assert ("--require-hashes", 12) in indexes.line_of
     # Options from included files count, but line_of only names the lock's own lines.
-    assert all(not text.startswith("--extra-index-url https://nested") for text, _ in indexes.line_of)
+    assert all(
+        not text.startswith("--extra-index-url https://nested") for text, _ in indexes.line_of
+    )
 
 
 def test_env_vars_expand_like_pip(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -442,45 +452,52 @@ def test_duplicate_hashes_are_kept_once(tmp_path: Path) -> None:
     assert lock.packages[0].hashes == (Hash("sha256", SHA_A),)
 
 
-@pytest.mark.parametrize(
-    ("line", "source", "url", "vcs", "ref", "name"),
-    [
-        ("-e .", SourceKind.EDITABLE, ".", None, None, "work"),
-        ("-e ./lib[dev]", SourceKind.EDITABLE, "./lib", None, None, "lib"),
-        ("-e file:///src/proj#egg=proj", SourceKind.EDITABLE, "file:///src/proj#egg=proj", None, None, "proj"),
-        ("-e git://github.com/a/b.git@v1#egg=b", SourceKind.EDITABLE, "git+git://github.com/a/b.git@v1#egg=b", "git", "v1", "b"),
-        ("-e hg+https://hg.example/repo@abc#egg=repo", SourceKind.EDITABLE, "hg+https://hg.example/repo@abc#egg=repo", "hg", "abc", "repo"),
-        ("git+ssh://git@github.com/a/b.git@" + "1" * 40 + "#egg=b", SourceKind.VCS, "git+ssh://git@github.com/a/b.git@" + "1" * 40 + "#egg=b", "git", "1" * 40, "b"),
-        ("svn+https://svn.example/repo/trunk@1234#egg=repo", SourceKind.VCS, "svn+https://svn.example/repo/trunk@1234#egg=repo", "svn", "1234", "repo"),
-        ("git+https://github.com/a/b-c.git@main", SourceKind.VCS, "git+https://github.com/a/b-c.git@main", "git", "main", "b-c"),
-        ("foo @ file:///wheels/foo-1.0-py3-none-any.whl", SourceKind.PATH, "file:///wheels/foo-1.0-py3-none-any.whl", None, None, "foo"),
-        ("foo @ ./vendored/foo", SourceKind.DIRECTORY, "./vendored/foo", None, None, "foo"),
-        ("../sibling", SourceKind.DIRECTORY, "../sibling", None, None, "sibling"),
-        ("dist/bar-2.0.tar.gz", SourceKind.PATH, "dist/bar-2.0.tar.gz", None, None, "bar"),
-        ("bar-2.0.zip", SourceKind.PATH, "bar-2.0.zip", None, None, "bar"),
-        ("https://example.com/bar-2.0.tar.gz#egg=baz", SourceKind.URL, "https://example.com/bar-2.0.tar.gz#egg=baz", None, None, "baz"),
-        ("https://example.com/a.whl/x-1.0-py3-none-any.whl ; python_version >= '3'", SourceKind.URL, "https://example.com/a.whl/x-1.0-py3-none-any.whl", None, None, "x"),
-    ],
-)  # fmt: skip
-def test_source_kinds(
-    tmp_path: Path,
-    line: str,
-    source: SourceKind,
-    url: str,
-    vcs: str | None,
-    ref: str | None,
-    name: str,
-) -> None:
+_COMMIT = "1" * 40
+SOURCE_CASES = {
+    # line: (source, url, vcs, vcs_ref, name)
+    "-e .": (SourceKind.EDITABLE, ".", None, None, "work"),
+    "-e ./lib[dev]": (SourceKind.EDITABLE, "./lib", None, None, "lib"),
+    "-e file:///src/proj#egg=proj": (
+        SourceKind.EDITABLE, "file:///src/proj#egg=proj", None, None, "proj",
+    ),
+    "-e git://github.com/a/b.git@v1#egg=b": (
+        SourceKind.EDITABLE, "git+git://github.com/a/b.git@v1#egg=b", "git", "v1", "b",
+    ),
+    "-e hg+https://hg.example/repo@abc#egg=repo": (
+        SourceKind.EDITABLE, "hg+https://hg.example/repo@abc#egg=repo", "hg", "abc", "repo",
+    ),
+    f"git+ssh://git@github.com/a/b.git@{_COMMIT}#egg=b": (
+        SourceKind.VCS, f"git+ssh://git@github.com/a/b.git@{_COMMIT}#egg=b", "git", _COMMIT, "b",
+    ),
+    "svn+https://svn.example/repo/trunk@1234#egg=repo": (
+        SourceKind.VCS, "svn+https://svn.example/repo/trunk@1234#egg=repo", "svn", "1234", "repo",
+    ),
+    "git+https://github.com/a/b-c.git@main": (
+        SourceKind.VCS, "git+https://github.com/a/b-c.git@main", "git", "main", "b-c",
+    ),
+    "foo @ file:///wheels/foo-1.0-py3-none-any.whl": (
+        SourceKind.PATH, "file:///wheels/foo-1.0-py3-none-any.whl", None, None, "foo",
+    ),
+    "foo @ ./vendored/foo": (SourceKind.DIRECTORY, "./vendored/foo", None, None, "foo"),
+    "../sibling": (SourceKind.DIRECTORY, "../sibling", None, None, "sibling"),
+    "dist/bar-2.0.tar.gz": (SourceKind.PATH, "dist/bar-2.0.tar.gz", None, None, "bar"),
+    "bar-2.0.zip": (SourceKind.PATH, "bar-2.0.zip", None, None, "bar"),
+    "https://example.com/bar-2.0.tar.gz#egg=baz": (
+        SourceKind.URL, "https://example.com/bar-2.0.tar.gz#egg=baz", None, None, "baz",
+    ),
+    "https://example.com/a.whl/x-1.0-py3-none-any.whl ; python_version >= '3'": (
+        SourceKind.URL, "https://example.com/a.whl/x-1.0-py3-none-any.whl", None, None, "x",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("line", SOURCE_CASES)
+def test_source_kinds(tmp_path: Path, line: str) -> None:
     directory = tmp_path / "work"
     directory.mkdir()
     (package,) = _read_text(directory, line + "\n").packages
-    assert (package.source, package.url, package.vcs, package.vcs_ref, package.name) == (
-        source,
-        url,
-        vcs,
-        ref,
-        name,
-    )
+    actual = (package.source, package.url, package.vcs, package.vcs_ref, package.name)
+    assert actual == SOURCE_CASES[line]
 
 
 def test_editable_path_takes_the_name_from_pyproject(tmp_path: Path) -> None:
@@ -493,7 +510,9 @@ def test_editable_path_takes_the_name_from_pyproject(tmp_path: Path) -> None:
 def test_pip_compile_header_python(tmp_path: Path) -> None:
     lock = _read_text(tmp_path, "#\n# This file is autogenerated by pip-compile with Python 3.12\n")
     assert lock.python == "==3.12.*"
-    lock = _read_text(tmp_path, "# autogenerated by uv\n#    uv pip compile --python-version 3.10 x.in\n")
+    lock = _read_text(
+        tmp_path, "# autogenerated by uv\n#    uv pip compile --python-version 3.10 x.in\n"
+    )
     assert lock.python == "==3.10.*"
     assert _read_text(tmp_path, "foo==1\n# with Python 3.12\n").python is None
 

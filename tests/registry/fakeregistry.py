@@ -112,18 +112,15 @@ class FakeRegistry:
         if self.auth is None:
             return None
         if self.auth == "basic":
-            expected = "Basic " + base64.b64encode(
-                f"{self.username}:{self.password}".encode()
-            ).decode()
+            expected = (
+                "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            )
             if header == expected:
                 return None
             return _error(401, "UNAUTHORIZED", {"WWW-Authenticate": 'Basic realm="fake"'})
         if header and header.startswith("Bearer tok-"):
             return None
-        challenge = (
-            f'Bearer realm="http://{HOST}/token",service="fake",'
-            f'scope="repository:x:pull"'
-        )
+        challenge = f'Bearer realm="https://{HOST}/token",service="fake",scope="repository:x:pull"'
         return _error(401, "UNAUTHORIZED", {"WWW-Authenticate": challenge})
 
     def _token(self, request: httpx.Request) -> httpx.Response:

@@ -109,9 +109,12 @@ def test_index_pin_is_index_digest_with_children(fake: FakeRegistry, sleeps: Sle
         "schemaVersion": 2,
         "mediaType": OCI_INDEX,
         "manifests": [
-            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d,
-             "size": len(fake.manifests[("multi", d)][0]),
-             "platform": {"os": "linux", "architecture": arch, **extra}}
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": d,
+                "size": len(fake.manifests[("multi", d)][0]),
+                "platform": {"os": "linux", "architecture": arch, **extra},
+            }
             for d, arch, extra in [(amd, "amd64", {}), (arm, "arm64", {"variant": "v8"})]
         ],
     }
@@ -139,8 +142,11 @@ def test_unknown_tag(fake: FakeRegistry, sleeps: Sleeps) -> None:
 
 def test_429_honours_retry_after(fake: FakeRegistry, sleeps: Sleeps) -> None:
     digest = fake.add_image("team/app", "1.0")
-    fake.faults = [httpx.Response(429, headers={"Retry-After": "3"}),
-                   httpx.Response(503), httpx.Response(429, headers={"Retry-After": "1.5"})]
+    fake.faults = [
+        httpx.Response(429, headers={"Retry-After": "3"}),
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "1.5"}),
+    ]
     with make_client(fake, sleeps) as client:
         assert client.resolve(parse_reference(f"{HOST}/team/app:1.0")).digest == digest
     assert sleeps[0] == 3.0 and sleeps[2] == 1.5
@@ -150,8 +156,10 @@ def test_429_honours_retry_after(fake: FakeRegistry, sleeps: Sleeps) -> None:
 def test_429_gives_up_after_bounded_attempts(fake: FakeRegistry, sleeps: Sleeps) -> None:
     fake.add_image("team/app", "1.0")
     fake.faults = [httpx.Response(429, headers={"Retry-After": "100"}) for _ in range(10)]
-    with make_client(fake, sleeps, max_attempts=3, max_retry_after=5) as client, \
-            pytest.raises(RateLimitedError) as info:
+    with (
+        make_client(fake, sleeps, max_attempts=3, max_retry_after=5) as client,
+        pytest.raises(RateLimitedError) as info,
+    ):
         client.resolve(parse_reference(f"{HOST}/team/app:1.0"))
     assert sleeps == [5, 5]
     assert "TOOMANYREQUESTS" in str(info.value) and "3 attempts" in str(info.value)
@@ -209,8 +217,11 @@ def test_basic_auth(sleeps: Sleeps) -> None:
 def test_basic_auth_wrong_password(sleeps: Sleeps) -> None:
     fake = FakeRegistry(auth="basic")
     fake.add_image("team/app", "1.0")
-    client = RegistryClient(transport=fake.transport(), sleep=sleeps,
-                            credentials={HOST: Credentials("alice", "wrong-pw-123")})
+    client = RegistryClient(
+        transport=fake.transport(),
+        sleep=sleeps,
+        credentials={HOST: Credentials("alice", "wrong-pw-123")},
+    )
     with client, pytest.raises(RegistryAuthError) as info:
         client.resolve(parse_reference(f"{HOST}/team/app:1.0"))
     assert "UNAUTHORIZED" in str(info.value) and "rejected" in str(info.value)
@@ -246,8 +257,11 @@ def test_bearer_flow_caches_tokens_per_scope(sleeps: Sleeps) -> None:
 def test_bearer_wrong_credentials(sleeps: Sleeps) -> None:
     fake = FakeRegistry(auth="bearer")
     fake.add_image("team/app", "1.0")
-    client = RegistryClient(transport=fake.transport(), sleep=sleeps,
-                            credentials={HOST: Credentials("alice", "nope-pw-456")})
+    client = RegistryClient(
+        transport=fake.transport(),
+        sleep=sleeps,
+        credentials={HOST: Credentials("alice", "nope-pw-456")},
+    )
     with client, pytest.raises(RegistryAuthError) as info:
         client.resolve(parse_reference(f"{HOST}/team/app:1.0"))
     assert "UNAUTHORIZED" in str(info.value) and "credentials were rejected" in str(info.value)
@@ -281,13 +295,25 @@ def test_push_blob_and_manifest(fake: FakeRegistry, sleeps: Sleeps) -> None:
         streamed = client.upload_blob(target, iter([b"s" * 10, b"t" * 5]))
         assert streamed == digest_of(b"s" * 10 + b"t" * 5)
         assert fake.blobs[layer] == b"".join(layer_data)
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                       "digest": config, "size": 14},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar",
-                        "digest": layer, "size": 3501}],
-        }, indent=3).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": DOCKER_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.docker.container.image.v1+json",
+                    "digest": config,
+                    "size": 14,
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.docker.image.rootfs.diff.tar",
+                        "digest": layer,
+                        "size": 3501,
+                    }
+                ],
+            },
+            indent=3,
+        ).encode()
         digest = client.put_manifest(target, manifest, DOCKER_MANIFEST)
         assert client.get_manifest(target).raw == manifest
         assert client.resolve(target).digest == digest == digest_of(manifest)
@@ -312,11 +338,13 @@ def test_upload_skips_existing_and_mounts(fake: FakeRegistry, sleeps: Sleeps) ->
     with make_client(fake, sleeps) as client:
         assert client.upload_blob(parse_reference(f"{HOST}/r"), b"shared", digest=digest) == digest
         assert fake.counts[("POST", "/v2/r/blobs/uploads/")] == 0
-        assert client.mount_blob(parse_reference(f"{HOST}/dst"), digest,
-                                 parse_reference(f"{HOST}/src"))
+        assert client.mount_blob(
+            parse_reference(f"{HOST}/dst"), digest, parse_reference(f"{HOST}/src")
+        )
         fake.mountable = False
-        assert not client.mount_blob(parse_reference(f"{HOST}/dst"), digest,
-                                     parse_reference(f"{HOST}/src"))
+        assert not client.mount_blob(
+            parse_reference(f"{HOST}/dst"), digest, parse_reference(f"{HOST}/src")
+        )
     assert not fake.uploads
 
 

@@ -81,7 +81,7 @@ _GLOBAL_VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "poetry": frozenset({"-C", "--directory", "-P", "--project"}),
     "pdm": frozenset({"-c", "--config", "-p", "--project"}),
     "pipenv": frozenset({"--python"}),
-    "conda": frozenset(),
+    "conda": frozenset({"-r", "--root-prefix", "--rc-file"}),
     "conda-lock": frozenset(),
 }
 _CONDA_VALUE_OPTIONS = frozenset({
@@ -208,7 +208,8 @@ class _Copy:
     sources: tuple[str, ...]
     """Paths relative to the build context; empty when the sources are not from it."""
     dest: str
-    """Absolute path in the image (``None`` handled by not recording the copy)."""
+    """Absolute, normalised path in the image (a copy whose destination cannot be
+    resolved is not recorded)."""
     dest_is_dir: bool
     from_context: bool
 

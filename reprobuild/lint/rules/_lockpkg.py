@@ -5,13 +5,13 @@ Not a rule module (it has no ``RULE``); ``RULE_MODULES`` does not list it.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
-from reprobuild.lint.rule import Severity, Violation
+from reprobuild.lint.rule import Violation
 from reprobuild.models import Lock, LockedPackage, LockFormat, SourceKind
+from reprobuild.redaction import redact
 
 __all__ = [
     "describe",
+    "is_compiled_input",
     "is_local_archive",
     "is_project_root",
     "redact",
@@ -27,9 +27,7 @@ def describe(package: LockedPackage) -> str:
     return f"{package.name} {package.version}" if package.version else str(package.name)
 
 
-def violation_at(
-    package: LockedPackage, message: str, *, severity: Severity | None = None
-) -> Violation:
+def violation_at(package: LockedPackage, message: str) -> Violation:
     """A violation placed where the package is written, carrying its per-package facts."""
     return Violation(
         message=message,
@@ -37,7 +35,6 @@ def violation_at(
         path=package.path,
         package=package.name,
         inline_ignores=package.inline_ignores,
-        severity=severity,
     )
 
 
@@ -45,6 +42,19 @@ def is_local_archive(package: LockedPackage) -> bool:
     """A PATH source that names a file (which can be hashed), not a directory."""
     return package.source is SourceKind.PATH and (package.url or "").lower().endswith(
         _ARCHIVE_SUFFIXES
+    )
+
+
+def is_compiled_input(lock: Lock) -> bool:
+    """A `requirements.in` whose compiled `requirements.txt` sits beside it.
+
+    It is the input of a lock, loose by design; the rules judge the compiled file, and
+    RB107 checks that the two agree.
+    """
+    return (
+        lock.format is LockFormat.REQUIREMENTS
+        and lock.path.suffix.lower() == ".in"
+        and lock.path.with_suffix(".txt").is_file()
     )
 
 
@@ -66,18 +76,6 @@ def _same_dir(lock: Lock, url: str) -> bool:
         return (lock.path.parent / url).resolve() == lock.path.parent.resolve()
     except (OSError, ValueError):
         return False
-
-
-def redact(url: str) -> str:
-    """Drop ``user:password@`` from a URL: credentials never go into messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 _REGENERATE = {

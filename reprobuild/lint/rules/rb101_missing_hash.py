@@ -4,7 +4,8 @@ Flags an installed package that the lock gives no hash for.
 Local directories and editable installs are skipped (there is no file to hash; RB105
 reports them), as are VCS checkouts (RB103) and direct URLs (RB104), and the project a
 uv or poetry lock is made for. Constraint-only entries (`-c` files) are not installed
-and are skipped too.
+and are skipped too, and so is a `requirements.in` with its compiled `requirements.txt`
+beside it (the `.txt` is judged).
 
 ## Why is this bad?
 Without a hash, the installer accepts whatever bytes the index serves for that name and
@@ -36,6 +37,7 @@ from collections.abc import Iterator
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
 from reprobuild.lint.rules._lockpkg import (
     describe,
+    is_compiled_input,
     is_local_archive,
     is_project_root,
     regenerate_hint,
@@ -63,6 +65,8 @@ def _has_hash(package: LockedPackage) -> bool:
 
 
 def check(lock: Lock) -> Iterator[Violation]:
+    if is_compiled_input(lock):
+        return
     installed = lock.installed()
     # pip turns on --require-hashes as soon as one requirement has a hash, and then
     # rejects the whole file over the unhashed ones: worth saying.

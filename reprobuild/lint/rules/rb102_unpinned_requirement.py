@@ -5,7 +5,9 @@ all.
 
 Only packages that come from an index are judged (URL, VCS and local sources carry no
 version; RB103, RB104 and RB105 judge them). Constraint-only entries from `-c` files
-are skipped: a constraint is allowed to be a range.
+are skipped: a constraint is allowed to be a range. So is a `requirements.in` whose
+compiled `requirements.txt` sits beside it: it is the lock's input, loose by design
+(the lockfile rules judge the `.txt`; RB107 checks that the two agree).
 
 ## Why is this bad?
 An unpinned requirement resolves to whatever the newest matching release is on the day
@@ -34,13 +36,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
-from reprobuild.lint.rules._lockpkg import violation_at
+from reprobuild.lint.rules._lockpkg import is_compiled_input, violation_at
 from reprobuild.models import Lock, SourceKind
 
 __all__ = ["RULE", "check"]
 
 
 def check(lock: Lock) -> Iterator[Violation]:
+    if is_compiled_input(lock):
+        return
     for package in lock.installed():
         if package.source is not SourceKind.REGISTRY or package.is_pinned:
             continue

@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterator
 
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
-from reprobuild.lint.rules._lockpkg import redact, violation_at
+from reprobuild.lint.rules._lockpkg import is_compiled_input, redact, violation_at
 from reprobuild.models import Lock, LockedPackage, SourceKind
 
 __all__ = ["RULE", "check", "is_full_commit"]
@@ -67,6 +67,8 @@ def _problem(package: LockedPackage) -> str | None:
 
 
 def check(lock: Lock) -> Iterator[Violation]:
+    if is_compiled_input(lock):
+        return
     for package in lock.installed():
         if package.source is not SourceKind.VCS:
             continue

@@ -31,13 +31,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
-from reprobuild.lint.rules._lockpkg import redact, violation_at
+from reprobuild.lint.rules._lockpkg import is_compiled_input, redact, violation_at
 from reprobuild.models import Lock, SourceKind
 
 __all__ = ["RULE", "check"]
 
 
 def check(lock: Lock) -> Iterator[Violation]:
+    if is_compiled_input(lock):
+        return
     for package in lock.installed():
         if package.source is not SourceKind.URL:
             continue

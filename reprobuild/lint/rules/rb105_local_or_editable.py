@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
-from reprobuild.lint.rules._lockpkg import is_project_root, violation_at
+from reprobuild.lint.rules._lockpkg import is_compiled_input, is_project_root, violation_at
 from reprobuild.models import Lock, SourceKind
 
 __all__ = ["RULE", "check"]
@@ -43,6 +43,8 @@ _KIND = {
 
 
 def check(lock: Lock) -> Iterator[Violation]:
+    if is_compiled_input(lock):
+        return
     for package in lock.installed():
         kind = _KIND.get(package.source)
         if kind is None or is_project_root(package, lock):

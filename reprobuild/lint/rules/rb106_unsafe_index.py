@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
-from reprobuild.lint.rules._lockpkg import redact
+from reprobuild.lint.rules._lockpkg import is_compiled_input, redact
 from reprobuild.models import IndexConfig, Lock, LockFormat, SourceKind
 
 __all__ = ["RULE", "check"]
@@ -158,6 +158,8 @@ def _several_indexes(lock: Lock) -> Iterator[Violation]:
 
 
 def check(lock: Lock) -> Iterator[Violation]:
+    if is_compiled_input(lock):
+        return
     indexes = lock.indexes
     yield from _plain_http(indexes)
     for host in indexes.trusted_hosts:

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,7 @@ from packaging.version import InvalidVersion, Version
 from reprobuild.errors import ReprobuildError
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
 from reprobuild.lint.rules._lockpkg import violation_at
+from reprobuild.lockfiles import read_lock
 from reprobuild.models import Lock, LockedPackage, LockFormat, SourceKind
 
 __all__ = ["RULE", "check", "poetry_content_hashes"]
@@ -118,6 +118,8 @@ def _check_poetry(lock: Lock) -> Iterator[Violation]:
     pyproject_path = lock.path.parent / "pyproject.toml"
     if lock.content_hash is None or not pyproject_path.is_file():
         return
+    import tomllib  # only poetry locks need it; keeps `lint requirements.txt` start-up light
+
     try:
         pyproject = tomllib.loads(pyproject_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -182,8 +184,6 @@ def _check_requirements_in(lock: Lock) -> Iterator[Violation]:
     source = lock.path.with_suffix(".in")
     if not source.is_file():
         return
-    from reprobuild.lockfiles import read_lock  # imported late: only when an .in exists
-
     try:
         inputs = read_lock(source, LockFormat.REQUIREMENTS)
     except ReprobuildError as exc:

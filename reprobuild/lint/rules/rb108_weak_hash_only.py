@@ -39,13 +39,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
-from reprobuild.lint.rules._lockpkg import describe, regenerate_hint, violation_at
+from reprobuild.lint.rules._lockpkg import (
+    describe,
+    is_compiled_input,
+    regenerate_hint,
+    violation_at,
+)
 from reprobuild.models import Lock
 
 __all__ = ["RULE", "check"]
 
 
 def check(lock: Lock) -> Iterator[Violation]:
+    if is_compiled_input(lock):
+        return
     for package in lock.installed():
         hashes = set(package.hashes)
         for artifact in package.artifacts:

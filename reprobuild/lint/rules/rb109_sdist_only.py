@@ -32,13 +32,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reprobuild.lint.rule import FixAvailability, Rule, Severity, Target, Violation
-from reprobuild.lint.rules._lockpkg import describe, violation_at
+from reprobuild.lint.rules._lockpkg import describe, is_compiled_input, violation_at
 from reprobuild.models import ArtifactKind, Lock
 
 __all__ = ["RULE", "check"]
 
 
 def check(lock: Lock) -> Iterator[Violation]:
+    if is_compiled_input(lock):
+        return
     for package in lock.installed():
         if package.manager != "pip":
             continue

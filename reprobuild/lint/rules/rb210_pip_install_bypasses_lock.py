@@ -25,8 +25,10 @@ It reports:
   requirements (uv) and requirements read from a URL are flagged;
 * as a **warning**, a hashed install without ``--no-deps``: see below.
 
-Installs with ``--no-index`` (and no remote ``--find-links``) are offline and not
-flagged; the step that fetched the files (``pip download``/``pip wheel``) is.
+Packages named in an install with ``--no-index`` (and no remote ``--find-links``) are
+not flagged: they resolve only against files already in the image, and the step that
+fetched those (``pip download``/``pip wheel``) is checked itself. The ``-r`` files of an
+offline install are checked as usual.
 
 ## Why is this bad?
 Without a hash, the installer accepts whatever bytes the index serves for that name and
@@ -173,8 +175,9 @@ def _pip_like(
     opts = pip_options(call)
     env = call.env
     prefix = "UV" if uv else "PIP"
-    if _offline(opts, env, prefix):
-        return
+    # Offline (--no-index, local --find-links): names resolve only against files already
+    # in the image, fetched by a step that is checked itself; the files' hashes still are.
+    offline = _offline(opts, env, prefix)
     sync = call.subcommand == ("pip", "sync")
     require = opts.has("--require-hashes") or env_true(env, f"{prefix}_REQUIRE_HASHES")
     disabled = (
@@ -189,6 +192,8 @@ def _pip_like(
     specs = [("", s) for s in ([] if sync else opts.operands)]
     specs += [("-e ", s) for s in opts.values_of("-e", "--editable")]
     for flag, spec in specs:
+        if offline and classify_spec(spec) is SpecKind.NAMED:
+            continue
         violation, is_hashed = _judge_spec(call, flag + spec, spec, no_deps)
         hashed = hashed or is_hashed
         if violation is not None:

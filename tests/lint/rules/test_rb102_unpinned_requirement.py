@@ -62,3 +62,14 @@ def test_through_requirements_file(tmp_path: Path, lint_lockfile: LintLockfile) 
     lock.write_text("numpy==1.26.4\npandas>=2\nscipy == 1.13.0\nrequests\nfoo==1.*\n")
     findings = lint_lockfile(lock, CODE)
     assert [(f.package, f.line) for f in findings] == [("pandas", 2), ("requests", 4), ("foo", 5)]
+
+
+def test_input_of_a_compiled_lock_is_not_judged(
+    tmp_path: Path, lint_lockfile: LintLockfile
+) -> None:
+    source = tmp_path / "requirements.in"
+    source.write_text("pandas>=2\n")
+    # Alone, a loose .in is what gets installed: judged like any requirements file.
+    assert sorted(f.code for f in lint_lockfile(source, CODE, "RB101")) == ["RB101", CODE]
+    (tmp_path / "requirements.txt").write_text("pandas==2.2.2\n")
+    assert lint_lockfile(source, CODE, "RB101") == []

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reprobuild.lint.rule import Finding, Severity, Violation
 from reprobuild.lint.rules.rb107_lock_out_of_date import poetry_content_hashes
@@ -127,6 +129,49 @@ def test_content_hash_matches_poetry(tmp_path: Path, locker_class: Any, name: st
     assert locker._get_content_hash() in ours
     # What Poetry < 2.3 wrote (before it hashed [dependency-groups]) is accepted too.
     assert locker._get_content_hash(with_dependency_groups=False) in ours
+
+
+_TEXT = st.text(min_size=1, max_size=8)
+_DEPS = st.dictionaries(_TEXT, st.one_of(_TEXT, st.fixed_dictionaries({"version": _TEXT})))
+_PYPROJECT = st.fixed_dictionaries(
+    {},
+    optional={
+        "project": st.fixed_dictionaries(
+            {"name": _TEXT},
+            optional={
+                "requires-python": _TEXT,
+                "dependencies": st.lists(_TEXT, max_size=3),
+                "optional-dependencies": st.dictionaries(_TEXT, st.lists(_TEXT, max_size=2)),
+            },
+        ),
+        "dependency-groups": st.dictionaries(_TEXT, st.lists(_TEXT, max_size=2), max_size=2),
+        "tool": st.fixed_dictionaries(
+            {},
+            optional={
+                "poetry": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "dependencies": _DEPS,
+                        "dev-dependencies": _DEPS,
+                        "group": st.dictionaries(
+                            _TEXT, st.fixed_dictionaries({"dependencies": _DEPS}), max_size=2
+                        ),
+                        "extras": st.dictionaries(_TEXT, st.lists(_TEXT, max_size=2)),
+                    },
+                )
+            },
+        ),
+    },
+)
+
+
+@settings(deadline=None, max_examples=200)
+@given(pyproject=_PYPROJECT)
+def test_content_hash_matches_poetry_on_generated_pyprojects(
+    locker_class: Any, pyproject: dict[str, Any]
+) -> None:
+    locker = locker_class(Path("poetry.lock"), pyproject)
+    assert locker._get_content_hash() in poetry_content_hashes(pyproject)
 
 
 @pytest.mark.parametrize("project", POETRY_PROJECTS)

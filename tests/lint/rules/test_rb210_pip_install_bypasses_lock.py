@@ -81,6 +81,12 @@ CATCHES = {
         """,
         [4],
     ),
+    "heredoc-continuation": (
+        "FROM python:3.11\nRUN <<EOF\npip install --no-cache-dir \\\n    flask\nEOF\n", [4]),
+    "json-form-continuation": (
+        'FROM python:3.11\nRUN ["pip", "install", \\\n     "numpy"]\n', [3]),
+    "second-of-two-on-one-line": (
+        "FROM python:3.11\nRUN pip install --no-deps . && \\\n    pip install flask\n", [3]),
     "url-without-hash": (
         "FROM python:3.11\nRUN pip install https://example.org/x-1.0-py3-none-any.whl\n",
         [2],
@@ -392,6 +398,16 @@ def test_copy_with_an_unusual_glob_does_not_crash(tmp_path: Path) -> None:
         tmp_path, "FROM python:3.11\nCOPY a**b /app/\nRUN pip install -r /app/r.txt\n"
     )
     assert [f.line for f in found] == [3]
+
+
+def test_offline_install_still_checks_its_requirements_file(tmp_path: Path) -> None:
+    requirements = context_with(tmp_path, UNHASHED)
+    found = lint(
+        tmp_path,
+        "FROM python:3.11\nCOPY requirements.txt wheels/ /tmp/\n"
+        "RUN pip install --no-index --find-links /tmp --no-deps -r /tmp/requirements.txt\n",
+    )
+    assert [f.path for f in found] == [requirements, requirements]
 
 
 def test_severity_override_from_config(tmp_path: Path) -> None:

@@ -58,6 +58,9 @@ CATCHES = {
     "json-form": (BASE + 'RUN ["conda", "install", "-y", "numpy"]\n', [2]),
     "continuation": (BASE + "RUN conda install -y \\\n    numpy \\\n    scipy\n", [3, 4]),
     "heredoc": (BASE + "RUN <<EOF\nset -e\nmamba install -y numpy\nEOF\n", [4]),
+    "micromamba-root-prefix": (
+        BASE + "RUN micromamba -r /opt/conda install -y -n base numpy\n", [2]),
+    "conda-run-nested": (BASE + "RUN conda run -n base mamba install -y numpy\n", [2]),
     "full-path": (BASE + "RUN /opt/conda/bin/conda install -y numpy\n", [2]),
 }
 
