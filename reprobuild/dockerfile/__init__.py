@@ -196,6 +196,10 @@ class Dockerfile:
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
     """Variable scopes already built, by (build args, stage)."""
+    memo: dict[tuple[object, ...], object] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    """A cache for helpers that several rules call on the same file (see ``images``)."""
 
     def stage_names(self) -> frozenset[str]:
         return frozenset(s.name for s in self.stages if s.name)
@@ -219,6 +223,8 @@ class Dockerfile:
         before the first FROM, as for FROM lines); a stage index uses that stage's ARG
         and ENV instructions (a stage ARG without default inherits the global one).
         """
+        if "$" not in text:
+            return text
         scope = self._scope(build_args, stage)
         return _expand(text, scope, build_args, self.escape, 0)
 
@@ -503,6 +509,8 @@ def _rebase(command: SimpleCommand, line_offset: int, offset: int) -> SimpleComm
 
 
 def _split_words(value: str) -> list[str]:
+    if not any(c in value for c in "\\'\""):
+        return value.split()  # the common case, and shlex is slow
     import shlex
 
     for suffix in ("", '"', "'"):

@@ -46,8 +46,16 @@ class ImageUse:
         return self.instruction.line_of(self.written)
 
 
-def image_uses(dockerfile: Dockerfile, build_args: dict[str, str]) -> Iterator[ImageUse]:
-    """Every image a build pulls, in file order."""
+def image_uses(dockerfile: Dockerfile, build_args: dict[str, str]) -> tuple[ImageUse, ...]:
+    """Every image a build pulls, in file order (computed once per file and build args)."""
+    key = ("image_uses", *sorted(build_args.items()))
+    cached = dockerfile.memo.get(key)
+    if not isinstance(cached, tuple):
+        cached = dockerfile.memo[key] = tuple(_image_uses(dockerfile, build_args))
+    return cached
+
+
+def _image_uses(dockerfile: Dockerfile, build_args: dict[str, str]) -> Iterator[ImageUse]:
     by_line = {i.start_line: i for i in dockerfile.instructions if i.keyword == "FROM"}
     for stage in dockerfile.stages:
         instruction = by_line[stage.line]

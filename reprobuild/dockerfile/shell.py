@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["SHELLS", "SimpleCommand", "program", "split_commands"]
 
@@ -68,11 +68,16 @@ class SimpleCommand:
     """Character offset of the command's start inside the script text."""
     in_substitution: bool = False
     """True for a command found inside ``$( )`` or backticks."""
+    _argv: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def argv(self) -> tuple[str, ...]:
         """Words without leading ``VAR=val``, wrappers (sudo, env, exec, …) and redirections."""
-        return _strip_wrappers(_strip_redirections(self.words))
+        if self._argv is None:
+            # Computed once: every rule asks for it. (A frozen dataclass, hence __setattr__.)
+            object.__setattr__(self, "_argv", _strip_wrappers(_strip_redirections(self.words)))
+        assert self._argv is not None
+        return self._argv
 
 
 def program(argv: tuple[str, ...]) -> str:

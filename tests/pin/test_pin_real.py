@@ -19,7 +19,7 @@ from reprobuild.cli import app
 from reprobuild.registry.reference import parse_reference
 
 if TYPE_CHECKING:
-    from tests.harness.types import BaseImage, RegistryInfo
+    from tests.harness.types import BaseImage, RegistryInfo, Services
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,9 +145,9 @@ def test_pin_through_the_mirror_config(tmp_path: Path, multiarch_index: MultiArc
 
 
 def test_pin_base_image_through_the_mirror(
-    tmp_path: Path, base_image: BaseImage, services: object
+    tmp_path: Path, base_image: BaseImage, services: Services
 ) -> None:
-    mirror = getattr(services, "mirror")
+    mirror = services.mirror
     (tmp_path / "reprobuild.toml").write_text(
         f'registry-mirrors = {{ "docker.io" = "{mirror}" }}\n'
     )

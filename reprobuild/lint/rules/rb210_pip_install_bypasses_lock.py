@@ -88,7 +88,6 @@ import posixpath
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from reprobuild.dockerfile import Dockerfile, DockerfileContext
@@ -163,6 +162,9 @@ def _at(
 
 def _name_of(spec: str) -> str | None:
     """The canonical project name of a requirement (for per-package ignores), if any."""
+    # Imported here: packaging.requirements costs start-up time most lint runs never need.
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         return canonicalize_name(Requirement(spec).name)
     except InvalidRequirement:
@@ -192,7 +194,7 @@ def _pip_like(
     specs = [("", s) for s in ([] if sync else opts.operands)]
     specs += [("-e ", s) for s in opts.values_of("-e", "--editable")]
     for flag, spec in specs:
-        if offline and classify_spec(spec) is SpecKind.NAMED:
+        if offline and classify_spec(call.resolve(spec) or spec) is SpecKind.NAMED:
             continue
         violation, is_hashed = _judge_spec(call, flag + spec, spec, no_deps)
         hashed = hashed or is_hashed
@@ -237,15 +239,14 @@ def _offline(opts: Options, env: Mapping[str, str], prefix: str) -> bool:
 
 def _judge_spec(call: Call, shown: str, spec: str, no_deps: bool) -> tuple[Violation | None, bool]:
     """A requirement operand: (its violation, whether it is a hashed artifact)."""
-    kind = classify_spec(spec)
+    kind = classify_spec(call.resolve(spec) or spec)
     safe = redact(spec)
     if kind is SpecKind.NAMED:
         return _at(
             call,
             spec,
-            f"`{call.display} {safe}` downloads `{safe}` from the index without a hash "
-            f"(a version pin is not a hash); {_LOCK_HINT} and install the lock "
-            "with --require-hashes",
+            f"`{call.display}` fetches `{safe}` from the index without a hash (a version "
+            f"pin is not a hash); {_LOCK_HINT} and install the lock with --require-hashes",
             package=_name_of(spec),
         ), False
     if kind is SpecKind.URL:
@@ -266,9 +267,9 @@ def _judge_spec(call: Call, shown: str, spec: str, no_deps: bool) -> tuple[Viola
         return _at(
             call,
             spec,
-            f"`{call.display} {shown}` resolves the dependencies of the local "
-            f"`{spec}` at build time, without hashes; install the hashed lock first, "
-            "then this with --no-deps",
+            f"`{call.display} {shown}` resolves the dependencies of the local project or "
+            "archive at build time, without hashes; install the hashed lock first, then "
+            "this with --no-deps",
         ), False
     return None, kind is SpecKind.URL_HASHED
 

@@ -8,7 +8,7 @@ ignore) the lock instead of installing exactly what it says:
 * ``uv lock`` without ``--locked``/``--check``/``--check-exists``;
 * ``uv export --no-hashes`` and ``poetry export --without-hashes``;
 * ``poetry install``/``poetry sync`` not preceded in the stage by
-  ``poetry check --lock`` (Poetry 1.x: ``poetry lock --check``);
+  ``poetry check --lock`` (before Poetry 1.6: ``poetry lock --check``);
 * ``poetry lock`` (without ``--check``) and ``poetry update``;
 * ``pipenv install`` without ``--deploy`` or ``--ignore-pipfile`` (``pipenv sync`` is
   fine); ``pipenv lock``/``update``/``upgrade``;
@@ -24,7 +24,8 @@ Decisions:
   warning rather than an error.
 * ``poetry install`` resolves from scratch and writes a new ``poetry.lock`` when the lock
   is missing (a ``COPY pyproject.toml`` without ``poetry.lock`` is enough), and Poetry
-  1.x only warns when the lock no longer matches ``pyproject.toml`` (Poetry 2 fails).
+  before 1.8 only warns when the lock no longer matches ``pyproject.toml`` (1.8 made
+  it an error: python-poetry/poetry#8737).
   ``poetry check --lock`` fails the build in both cases, on every version that has it.
 * ``pdm install --frozen-lockfile`` is *not* enough: it does not write the lock, but a
   stale lock is still re-resolved in memory and the result installed (PDM maintainers,
@@ -135,7 +136,7 @@ def _poetry_install(call: Call) -> Violation | None:
         if ("check" in argv and "--lock" in argv) or ("lock" in argv and "--check" in argv):
             return None
     return _flag(call, f"`{call.display}` resolves dependencies from scratch when "
-                 "poetry.lock is missing (and Poetry 1.x only warns when it is stale); run "
+                 "poetry.lock is missing (and Poetry < 1.8 only warns when it is stale); run "
                  "`poetry check --lock` before it so the build fails instead")
 
 

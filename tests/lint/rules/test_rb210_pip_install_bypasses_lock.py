@@ -141,6 +141,9 @@ CATCHES_NOT = {
     "local-project-no-deps": ("FROM python:3.11\nRUN pip install --no-deps .\n"),
     "editable-no-deps": ("FROM python:3.11\nRUN pip install --no-deps -e .\n"),
     "wheels-no-deps": ("FROM python:3.11\nRUN pip install --no-deps /wheels/*.whl\n"),
+    "wheel-from-arg-no-deps": (
+        "FROM python:3.11\nARG WHEEL=/dist/app-1.0-py3-none-any.whl\n"
+        'RUN pip install --no-deps "${WHEEL}"\n'),
     "offline": ("FROM python:3.11\nRUN pip install --no-index --find-links /wheels flask\n"),
     "hashed-url-no-deps": (
         "FROM python:3.11\nRUN pip install --no-deps "
@@ -279,6 +282,26 @@ def test_partially_hashed_file_reports_only_the_unhashed_entry(tmp_path: Path) -
     assert [(f.path, f.line, f.package) for f in found] == [
         (tmp_path / "reqs" / "prod.txt", 3, "requests")
     ]
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        "COPY requirements*.txt /app/",
+        "COPY --chown=1000:1000 requirements.txt /app/",
+        'COPY ["requirements.txt", "/app/"]',
+        "ADD requirements.txt /app/requirements.txt",
+        "COPY requirements.txt /app",  # /app already a directory in the image
+        "COPY --link requirements.txt /tmp/\nRUN mv /tmp/requirements.txt /app/ || true\n"
+        "COPY requirements.txt /app/",
+    ],
+)
+def test_copy_forms_are_followed(tmp_path: Path, copy: str) -> None:
+    requirements = context_with(tmp_path, UNHASHED)
+    found = lint(
+        tmp_path, f"FROM python:3.11\n{copy}\nRUN pip install --no-deps -r/app/requirements.txt\n"
+    )
+    assert [(f.path, f.package) for f in found] == [(requirements, "idna"), (requirements, "six")]
 
 
 def test_copy_to_a_renamed_file(tmp_path: Path) -> None:
