@@ -5,6 +5,8 @@ then resolves every tag to its digest, side by side in one run:
 
 * reprobuild, ``RegistryClient.resolve_many`` (a fresh client: connection set-up
   included; keep-alive, 8 threads), and the same with one thread;
+* ``reprobuild pin --check`` on a Dockerfile with one ``FROM`` per tag, in a fresh
+  interpreter (start-up and imports included: what a CI step pays);
 * ``skopeo inspect --tls-verify=false --format '{{.Digest}}' docker://…`` once per tag,
   the way a shell script pins images.
 
@@ -131,12 +133,35 @@ def skopeo_resolve(skopeo: str, refs: list[ImageRef]) -> list[str]:
     digests = []
     for ref in refs:
         out = subprocess.run(
-            [skopeo, "inspect", "--tls-verify=false", "--format", "{{.Digest}}",
-             f"docker://{ref.familiar}"],
-            check=True, capture_output=True, text=True,
+            [
+                skopeo,
+                "inspect",
+                "--tls-verify=false",
+                "--format",
+                "{{.Digest}}",
+                f"docker://{ref.familiar}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         digests.append(out.stdout.strip())
     return digests
+
+
+def pin_cli(refs: list[ImageRef], directory: Path) -> list[str]:
+    dockerfile = directory / "Dockerfile"
+    dockerfile.write_text("".join(f"FROM {ref.familiar} AS s{i}\n" for i, ref in enumerate(refs)))
+    out = subprocess.run(
+        [sys.executable, "-m", "reprobuild", "pin", "--check", "--format", "json", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        cwd=directory,
+        check=False,
+    )
+    if out.returncode != 1:  # 1 = unpinned references found, as expected here
+        raise SystemExit(f"reprobuild pin failed: {out.stderr}")
+    return [r["current_digest"] for r in json.loads(out.stdout)["results"]]
 
 
 def main() -> None:
@@ -152,30 +177,35 @@ def main() -> None:
     with context as host:
         with RegistryClient() as client:
             refs = seed(client, host, args.count)
-        runs: dict[str, list[float]] = {"concurrent": [], "sequential": [], "skopeo": []}
+        runs: dict[str, list[float]] = {"concurrent": [], "sequential": [], "pin": [], "skopeo": []}
+        workdir = Path(tempfile.mkdtemp(prefix="bench-pin-"))
         answers: dict[str, list[str]] = {}
         for _ in range(args.repeat):
             for name, func in (
                 ("concurrent", lambda: reprobuild_resolve(refs, 8)),
                 ("sequential", lambda: reprobuild_resolve(refs, 1)),
+                ("pin", lambda: pin_cli(refs, workdir)),
                 ("skopeo", lambda: skopeo_resolve(skopeo, refs)),
             ):
                 seconds, digests = timed(func)
                 runs[name].append(seconds)
                 answers[name] = digests
-    if not answers["concurrent"] == answers["sequential"] == answers["skopeo"]:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if not answers["concurrent"] == answers["sequential"] == answers["pin"] == answers["skopeo"]:
         raise SystemExit("the tools disagree about the digests")
     best = {name: min(times) for name, times in runs.items()}
     print(f"resolve {args.count} tags on {host} (best of {args.repeat}, same digests: yes)")
     for name, label in (
         ("concurrent", "reprobuild resolve_many, 8 threads"),
         ("sequential", "reprobuild resolve_many, 1 thread "),
+        ("pin", "reprobuild pin --check (new process)"),
         ("skopeo", "skopeo inspect, one per tag         "),
     ):
         median = statistics.median(runs[name])
         print(f"  {label}: {best[name] * 1000:8.1f} ms  (median {median * 1000:.1f} ms)")
     print(f"  ratio skopeo / reprobuild (8 threads): {best['skopeo'] / best['concurrent']:.1f}x")
     print(f"  ratio skopeo / reprobuild (1 thread):  {best['skopeo'] / best['sequential']:.1f}x")
+    print(f"  ratio skopeo / reprobuild pin CLI:     {best['skopeo'] / best['pin']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -29,9 +29,12 @@ from reprobuild.registry.errors import InvalidReferenceError, RegistryError
 from reprobuild.registry.reference import ImageRef, parse_reference
 
 if TYPE_CHECKING:
+    from reprobuild.config import ProjectConfig
+    from reprobuild.lint.rule import Finding
     from reprobuild.registry.client import RegistryClient, Resolved
 
 __all__ = [
+    "FIXABLE_CODES",
     "FilePlan",
     "PinMode",
     "PinReport",
@@ -39,6 +42,7 @@ __all__ = [
     "PinSite",
     "PinStatus",
     "find_sites",
+    "fix_lint_findings",
     "pin_files",
 ]
 
@@ -429,3 +433,25 @@ def _write(plan: FilePlan, edits: Iterable[tuple[int, int, str]]) -> None:
     except OSError:
         mode = 0o644
     atomic_write_bytes(plan.path, text.encode("utf-8"), mode=mode)
+
+
+# ------------------------------------------------------------------- lint --fix
+
+FIXABLE_CODES = frozenset({"RB201", "RB204"})
+
+
+def fix_lint_findings(
+    findings: Iterable[Finding],
+    project: ProjectConfig,
+    *,
+    build_args: Mapping[str, str] | None = None,
+) -> PinReport | None:
+    """``reprobuild lint --fix``: pin the files with unpinned-image findings (RB201,
+    RB204), exactly as ``reprobuild pin`` would. None when there is nothing to fix."""
+    paths = sorted({f.path for f in findings if f.code in FIXABLE_CODES})
+    if not paths:
+        return None
+    from reprobuild.registry.client import RegistryClient
+
+    with RegistryClient.from_project(project) as client:
+        return pin_files(paths, client, mode=PinMode.WRITE, build_args=build_args)

@@ -29,7 +29,12 @@ DOCKER_CLI="$(command -v docker || echo /usr/bin/docker)"
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
 
-pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+pid_alive() {  # a running process (zombies left by a killed parent do not count)
+    [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+    [[ "$state" != Z ]]
+}
 
 pid_is() {  # pid_is PID NAME: the process exists and its executable is NAME
     local exe
@@ -109,9 +114,14 @@ ensure_mirror() {
     fi
     rm -rf "$MIRROR_DIR/storage" "$MIRROR_DIR/pid" "$MIRROR_DIR/port"
     mkdir -p "$MIRROR_DIR/storage"
-    local attempt i
+    # Prefer the previous port: a running dockerd is wired to it and needs no restart.
+    local previous="$port" attempt i
     for ((attempt = 0; attempt < 5; attempt++)); do
-        port="$(free_port)"
+        if ((attempt == 0)) && [[ -n "$previous" && -z "$(ss -Hltn "sport = :$previous")" ]]; then
+            port="$previous"
+        else
+            port="$(free_port)"
+        fi
         cat >"$MIRROR_DIR/config.yml" <<EOF
 version: 0.1
 log:
@@ -174,13 +184,22 @@ stop_own_engine() {
         log "stopping dockerd (pid $pid)"
         stop_pid "$pid"
     fi
-    rm -f "$ENGINE_PID" "$ENGINE_SOCK"
+    # A dockerd killed hard leaves its containerd (or a zombie pid file) behind; the next
+    # dockerd would wait for it and time out.
+    local cpid
+    cpid="$(cat "$ENGINE_RUN/exec/containerd/containerd.pid" 2>/dev/null || true)"
+    if pid_alive "$cpid" && pid_is "$cpid" containerd; then
+        log "stopping leftover containerd (pid $cpid)"
+        stop_pid "$cpid"
+    fi
+    rm -f "$ENGINE_PID" "$ENGINE_SOCK" "$ENGINE_RUN/exec/containerd/containerd.pid"
 }
 
 start_own_engine() {  # start_own_engine DRIVER -> 0 when it answers
     local driver="$1" mirror_url="$2" pid i
     mkdir -p "$ENGINE_RUN/exec" "$ENGINE_DATA/$driver"
     log "starting dockerd (storage driver $driver, mirror $mirror_url)"
+    [[ -f "$ENGINE_LOG" ]] && mv -f "$ENGINE_LOG" "$ENGINE_LOG.prev"
     setsid dockerd \
         --host "unix://$ENGINE_SOCK" \
         --data-root "$ENGINE_DATA/$driver" \
@@ -245,6 +264,12 @@ ensure_engine() {
         fi
         log "dockerd failed with storage driver $driver: $(tail -3 "$ENGINE_LOG")"
         stop_own_engine
+        # Fall back to the next driver only when this one is the problem.
+        if ! grep -iE "level=(error|fatal)|failed to start daemon" "$ENGINE_LOG" |
+            grep -qiE "graphdriver|storage.driver|driver not supported|overlay|fuse"; then
+            start_own_engine "$driver" "$mirror_url" && return 0
+            die "dockerd could not start (see $ENGINE_LOG)"
+        fi
     done
     die "dockerd could not start (see $ENGINE_LOG)"
 }

@@ -13,8 +13,11 @@ import typer
 from reprobuild import __version__
 from reprobuild.cli import fetch as fetch_cmd
 from reprobuild.cli import generate as generate_cmd
+from reprobuild.cli import image as image_cmd
 from reprobuild.cli import lint as lint_cmd
+from reprobuild.cli import mirror as mirror_cmd
 from reprobuild.cli import pin as pin_cmd
+from reprobuild.cli import promote as promote_cmd
 from reprobuild.cli import rules as rules_cmd
 
 __all__ = ["app", "main"]
@@ -53,6 +56,9 @@ app.command("explain")(rules_cmd.explain)
 app.command("generate")(generate_cmd.generate)
 app.command("fetch")(fetch_cmd.fetch)
 app.command("pin")(pin_cmd.pin)
+app.command("image")(image_cmd.image)
+app.command("promote")(promote_cmd.promote)
+app.command("mirror")(mirror_cmd.mirror)
 
 
 def main() -> None:

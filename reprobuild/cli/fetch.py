@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reprobuild.cli.options import ConfigOption, cli_errors
+
+if TYPE_CHECKING:
+    from reprobuild.generate.pins import PinFile
+    from reprobuild.generate.python_source import DebRequest
 
 __all__ = ["fetch"]
 
@@ -22,6 +26,11 @@ def fetch(
         typer.Option("--cache-dir", help="Content-addressed download cache "
                      "(default: $REPROBUILD_CACHE_DIR or ~/.cache/reprobuild)."),
     ] = None,
+    update_debs: Annotated[
+        bool,
+        typer.Option("--update-debs", help="Re-resolve the distribution's .debs (Python for "
+                     "bases without one, apt-packages) against the signed archive index."),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Download every wheel the lock pins for the target platform and Python, verifying
@@ -36,11 +45,18 @@ def fetch(
     from reprobuild.generate.generator import plan
     from reprobuild.generate.pins import PinFile
     from reprobuild.lockfiles import read_lock
+    from reprobuild.models import LockFormat
 
     project = load_config(config, start=path.resolve())
     settings = image_config_from(project)
     lock = read_lock(settings.lockfile)
-    base, packages = plan(settings, lock, PinFile.load(settings.root / settings.pins_file))
+    if lock.format in (LockFormat.CONDA_LOCK, LockFormat.CONDA_EXPLICIT):
+        from reprobuild.fetch.conda import fetch_conda_lock
+
+        fetch_conda_lock(settings, lock, cache_dir or default_cache_dir())
+        return
+    pins = PinFile.load(settings.root / settings.pins_file)
+    base, packages = plan(settings, lock, pins)
     with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), trust_env=True) as client:
         report = fetch_wheels(
             packages,
@@ -52,5 +68,44 @@ def fetch(
         )
     print(
         f"{len(report.files)} wheels in {WHEELS_DIR}: {report.downloaded} downloaded "
+        f"({report.downloaded_bytes} bytes), {report.from_cache} from the cache"
+    )
+    if base.debs is not None:
+        _fetch_debs(settings.root, base.debs, pins, cache_dir, update=update_debs)
+
+
+def _fetch_debs(
+    root: Path, request: DebRequest, pins: PinFile, cache_dir: Path | None, *, update: bool
+) -> None:
+    """The .deb closure: resolved with apt against the signed index when not pinned (or
+    on --update-debs) and recorded in the pin file; then downloaded hash-verified."""
+    import httpx
+
+    from reprobuild.fetch.cache import BlobCache, default_cache_dir
+    from reprobuild.fetch.debian import fetch_debs, resolve_debs
+    from reprobuild.generate.python_source import (
+        DEBS_DIR,
+        UnpinnedDebsError,
+        pinned_debs,
+        record_debs,
+    )
+
+    try:
+        if update:
+            raise UnpinnedDebsError("--update-debs")
+        debs = pinned_debs(pins, request)
+    except UnpinnedDebsError:
+        debs = resolve_debs(request)
+        record_debs(pins, debs)
+        if pins.changed:
+            pins.save()
+            print(f"pinned {len(debs.debs)} .debs in {pins.path.name}")
+    with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), trust_env=True) as client:
+        report = fetch_debs(
+            debs.debs, root / DEBS_DIR, cache=BlobCache(cache_dir or default_cache_dir()),
+            client=client,
+        )
+    print(
+        f"{len(report.files)} .debs in {DEBS_DIR}: {report.downloaded} downloaded "
         f"({report.downloaded_bytes} bytes), {report.from_cache} from the cache"
     )

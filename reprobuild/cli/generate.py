@@ -59,6 +59,7 @@ def generate(
 
     dockerfile_path = output or (root / settings.dockerfile)
     outputs = {dockerfile_path: files.dockerfile, root / REQUIREMENTS_PATH: files.requirements}
+    outputs.update((root / relative, text) for relative, text in files.extra)
     if check:
         drift = False
         for target, wanted in outputs.items():

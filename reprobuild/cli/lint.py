@@ -60,6 +60,14 @@ def lint(
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
     config: ConfigOption = None,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Pin unpinned images (RB201, RB204) by digest, as `reprobuild pin` does; "
+            "the only lint option that contacts registries.",
+        ),
+    ] = False,
 ) -> None:
     """Lint lockfiles and Dockerfiles. Exit 0 clean, 1 findings at or above --fail-on,
     2 when an input cannot be read."""
@@ -99,6 +107,24 @@ def lint(
         file_type=None if file_type == "auto" else file_type,
         build_args=parse_key_values(build_arg, "--build-arg"),
     )
+    # --fix (owned with `reprobuild pin`): pin, then lint again to report what is left.
+    if fix:
+        from reprobuild.pin import fix_lint_findings
+
+        pinned = fix_lint_findings(
+            result.findings, project, build_args=parse_key_values(build_arg, "--build-arg")
+        )
+        for pin_result in pinned.results if pinned else ():
+            if pin_result.status.value in ("pinned", "unpinnable"):
+                print(f"reprobuild: fix: {pin_result.describe()}", file=sys.stderr)
+        if pinned and pinned.changed_files:
+            result = lint_paths(
+                targets,
+                config=settings,
+                rules=rules,
+                file_type=None if file_type == "auto" else file_type,
+                build_args=parse_key_values(build_arg, "--build-arg"),
+            )
     report = render(format, result, rules)
     if output is not None:
         from reprobuild.fsutil import atomic_write_text

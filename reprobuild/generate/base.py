@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -28,6 +29,9 @@ from reprobuild.generate.target import GLIBC_OF_OS, Target
 from reprobuild.models import Lock
 from reprobuild.registry.reference import parse_reference
 
+if TYPE_CHECKING:
+    from reprobuild.generate.python_source import DebRequest
+
 __all__ = ["BaseChoice", "choose_base", "choose_python"]
 
 
@@ -40,6 +44,8 @@ class BaseChoice:
     target: Target
     cuda: CudaBase | None = None
     cuda_requirement: CudaRequirement | None = None
+    debs: DebRequest | None = None
+    """Python and/or OS packages from the distribution's archive (python_source)."""
 
     @property
     def pinned(self) -> str:

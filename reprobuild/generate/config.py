@@ -10,6 +10,12 @@ cuda = "auto"                        # "auto" | "12.4" | false
 cuda-flavor = "base"                 # base | runtime | devel
 cudnn = false
 cuda-os = "ubuntu22.04"
+python-source = "auto"               # auto | image | apt: where Python comes from (auto: the
+                                     # base's own, else the distribution's .debs, pinned)
+apt-sources = ["http://deb.debian.org/debian bookworm main"]   # default: from the base's OS
+apt-keyring = "/usr/share/keyrings/debian-archive-keyring.gpg" # signs the suites' InRelease
+apt-packages = { curl = "7.88.1-10+deb12u8" }  # OS packages, pinned versions (hash-pinned
+                                               # .debs in the pin file, like the wheels)
 groups = ["main"]                    # poetry/uv groups (conda-lock categories) to install
 source = ["src"]                     # project paths copied after the dependencies
 workdir = "/app"
@@ -47,6 +53,7 @@ GENERATE_KEYS = frozenset(
         "lockfile", "platform", "python", "base-image", "cuda", "cuda-flavor", "cudnn",
         "cuda-os", "groups", "source", "workdir", "user", "env", "labels",
         "entrypoint", "cmd", "dockerfile", "pins-file",
+        "python-source", "apt-sources", "apt-keyring", "apt-packages",
     }
 )
 # Sections owned by other subsystems; known here so that a typo at the top level is caught.
@@ -90,6 +97,10 @@ class ImageConfig:
     cmd: tuple[str, ...] | None = None
     dockerfile: Path = field(default_factory=lambda: Path("Dockerfile"))
     pins_file: Path = field(default_factory=lambda: Path("reprobuild.pins.json"))
+    python_source: Literal["auto", "image", "apt"] = "auto"
+    apt_sources: tuple[str, ...] = ()
+    apt_keyring: str | None = None
+    apt_packages: tuple[tuple[str, str], ...] = ()
 
     @property
     def architecture(self) -> str:
@@ -226,7 +237,12 @@ def image_config_from(project: ProjectConfig) -> ImageConfig:
         if not _LABEL_KEY.match(name):
             raise _fail(project, f"labels.{name}", "label keys are lower-case dotted names")
 
+    python_source, apt_sources, apt_keyring, apt_packages = _apt_settings(project, table)
     return ImageConfig(
+        python_source=python_source,
+        apt_sources=apt_sources,
+        apt_keyring=apt_keyring,
+        apt_packages=apt_packages,
         root=root,
         lockfile=lockfile,
         platform=platform,
@@ -256,4 +272,45 @@ def image_config_from(project: ProjectConfig) -> ImageConfig:
                 project, "pins-file", _string(project, table, "pins-file") or "reprobuild.pins.json"
             )
         ),
+    )
+
+
+_APT_SOURCE = re.compile(r"^(https?|file):/{1,3}[^\s]+( [A-Za-z0-9._/-]+){2,}$")
+_DEB_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_DEB_VERSION = re.compile(r"^[0-9A-Za-z.+~:-]+$")
+
+
+def _apt_settings(
+    project: ProjectConfig, table: dict[str, Any]
+) -> tuple[
+    Literal["auto", "image", "apt"], tuple[str, ...], str | None, tuple[tuple[str, str], ...]
+]:
+    """python-source, apt-sources, apt-keyring, apt-packages (see
+    reprobuild.generate.python_source)."""
+    source = _string(project, table, "python-source") or "auto"
+    if source not in ("auto", "image", "apt"):
+        raise _fail(project, "python-source", 'must be "auto", "image" or "apt"')
+    sources = _strings(project, table, "apt-sources") or ()
+    for line in sources:
+        if not _APT_SOURCE.match(line):
+            raise _fail(
+                project, "apt-sources",
+                f"{line!r} is not 'URI SUITE COMPONENT...' (e.g. "
+                "'http://deb.debian.org/debian bookworm main')",
+            )
+    keyring = _string(project, table, "apt-keyring")
+    if keyring is not None and not keyring.startswith("/"):
+        raise _fail(project, "apt-keyring", "must be an absolute path to an OpenPGP keyring")
+    packages = _mapping(project, table, "apt-packages")
+    for name, version in packages.items():
+        if not _DEB_NAME.match(name) or not _DEB_VERSION.match(version):
+            raise _fail(
+                project, f"apt-packages.{name}",
+                "must be a Debian package name and its exact version",
+            )
+    return (
+        cast(Literal["auto", "image", "apt"], source),
+        sources,
+        keyring,
+        tuple(sorted(packages.items())),
     )

@@ -16,6 +16,7 @@ from reprobuild.generate.base import BaseChoice, choose_base
 from reprobuild.generate.config import ImageConfig
 from reprobuild.generate.export import hashed_requirements
 from reprobuild.generate.pins import PinFile, Resolver
+from reprobuild.generate.python_source import adopt_python_source
 from reprobuild.generate.target import select_packages
 from reprobuild.models import Lock, LockedPackage, LockFormat
 
@@ -35,6 +36,8 @@ class GeneratedFiles:
     requirements: str
     base: BaseChoice
     packages: int
+    extra: tuple[tuple[Path, str], ...] = ()
+    """Further generated files (project-relative path, text): ``.reprobuild/debs.sha256``."""
 
 
 def template_dir() -> Path:
@@ -87,16 +90,11 @@ def plan(
     """The base image and the packages to install on it (shared by generate and fetch)."""
     if lock.format in _CONDA_FORMATS:
         raise GenerateError(
-            f"{lock.path}: conda locks are not generated yet (only the pip route: "
-            "requirements, poetry.lock, uv.lock, pylock.toml)"
+            f"{lock.path}: conda locks take the conda route "
+            "(reprobuild.generate.conda.plan_conda), not the pip route's plan()"
         )
     base = choose_base(config, lock, pins, resolver=resolver, update=update)
-    if not base.has_python:
-        raise GenerateError(
-            f"base image {base.reference} has no Python; set [tool.reprobuild] base-image to "
-            "an image that has python" + base.target.python
-            + " (bringing Python into a CUDA image is not implemented yet)"
-        )
+    base = adopt_python_source(config, base, lock)  # Python from .debs for bases without one
     groups = config.groups or (
         ("main",) if lock.format in (LockFormat.POETRY, LockFormat.UV) else ()
     )
@@ -111,6 +109,10 @@ def generate(
     resolver: Resolver | None = None,
     update: bool = False,
 ) -> GeneratedFiles:
+    if lock.format in _CONDA_FORMATS:  # the conda route lives in its own module
+        from reprobuild.generate.conda import generate_conda
+
+        return generate_conda(config, lock, pins, resolver=resolver, update=update)
     base, packages = plan(config, lock, pins, resolver=resolver, update=update)
     try:
         lock_name = lock.path.resolve().relative_to(config.root.resolve()).as_posix()
@@ -144,7 +146,26 @@ def generate(
         "entrypoint": list(config.entrypoint) if config.entrypoint is not None else None,
         "cmd": list(config.cmd) if config.cmd is not None else None,
     }
+    extra = _debs_context(base, pins, context)
     dockerfile = _environment().get_template("pip.Dockerfile.j2").render(context)
     return GeneratedFiles(
-        dockerfile=dockerfile, requirements=requirements, base=base, packages=len(packages)
+        dockerfile=dockerfile,
+        requirements=requirements,
+        base=base,
+        packages=len(packages),
+        extra=extra,
     )
+
+
+def _debs_context(
+    base: BaseChoice, pins: PinFile, context: dict[str, Any]
+) -> tuple[tuple[Path, str], ...]:
+    """The template's ``debs`` (None: nothing from the archive) and the checksum file."""
+    from reprobuild.generate.python_source import DEBS_SUMS, debs_sha256_text, pinned_debs
+
+    context["debs"] = None
+    if base.debs is None:
+        return ()
+    pinned = pinned_debs(pins, base.debs)
+    context["debs"] = {"count": len(pinned.debs), "packages": list(base.debs.packages)}
+    return ((Path(DEBS_SUMS), debs_sha256_text(pinned)),)

@@ -52,6 +52,9 @@ class PinFile:
     path: Path
     images: dict[str, PinnedImage] = field(default_factory=dict)
     changed: bool = False
+    other: dict[str, Any] = field(default_factory=dict)
+    """Sections other modules own (``debs``: reprobuild.generate.python_source), kept
+    verbatim so that saving the images never drops them."""
 
     @classmethod
     def load(cls, path: Path) -> PinFile:
@@ -70,7 +73,8 @@ class PinFile:
                 raise ConfigError(f"{path}: images.{ref}.digest must be a sha256 digest")
             platforms = entry.get("platforms") or {}
             images[ref] = PinnedImage(digest=digest, platforms=tuple(sorted(platforms.items())))
-        return cls(path=path, images=images)
+        other = {k: v for k, v in data.items() if k not in ("schema", "images")}
+        return cls(path=path, images=images, other=other)
 
     def get(
         self, reference: str, *, resolver: Resolver | None, update: bool = False
@@ -92,6 +96,7 @@ class PinFile:
 
     def render(self) -> str:
         document = {
+            **self.other,
             "schema": SCHEMA,
             "images": {ref: self.images[ref].to_dict() for ref in sorted(self.images)},
         }

@@ -127,6 +127,12 @@ class TokenCache:
         with self._lock:
             self._tokens[key] = (token, self._clock() + lifetime)
 
+    def forget(self, host: str) -> None:
+        """Drop a host's tokens (the registry refused one: expired early or revoked)."""
+        with self._lock:
+            for key in [k for k in self._tokens if k[0] == host]:
+                del self._tokens[key]
+
     def __repr__(self) -> str:
         return f"TokenCache({len(self._tokens)} tokens)"
 

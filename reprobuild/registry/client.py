@@ -5,8 +5,9 @@ change the digest), every fetched byte is hashed and checked against the digest 
 asked for, and tags are resolved with ``HEAD`` plus the full ``Accept`` list so that
 the local registry never hands out a converted schema-1 manifest.
 
-One :class:`RegistryClient` holds one keep-alive connection pool per TLS setting and is
-safe to use from several threads (``resolve_many`` does).
+One :class:`RegistryClient` holds one keep-alive connection pool per scheme and CA
+bundle and is safe to use from several threads (``resolve_many`` does). Auth, retries
+and error mapping live in :mod:`reprobuild.registry.transport`.
 """
 
 from __future__ import annotations
@@ -16,174 +17,58 @@ import hashlib
 import json
 import logging
 import os
-import random
-import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from reprobuild import __version__
-from reprobuild.registry.auth import (
-    Challenge,
-    Credentials,
-    DockerConfig,
-    TokenCache,
-    parse_www_authenticate,
-)
+from reprobuild.registry.auth import Credentials, DockerConfig
 from reprobuild.registry.errors import (
-    BlobUnknownError,
     DigestMismatchError,
-    ManifestUnknownError,
-    RateLimitedError,
-    RegistryAuthError,
     RegistryError,
     RegistryProtocolError,
     RegistryUnreachableError,
 )
-from reprobuild.registry.mirrors import Endpoint, RegistrySettings
-from reprobuild.registry.reference import ImageRef, is_loopback_host
+from reprobuild.registry.manifest import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    INDEX_MEDIA_TYPES,
+    MANIFEST_MEDIA_TYPES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    Manifest,
+    Platform,
+    Resolved,
+    compute_digest,
+    digest_algorithm,
+)
+from reprobuild.registry.mirrors import RegistrySettings
+from reprobuild.registry.reference import ImageRef
+from reprobuild.registry.transport import RegistryTransport, media_type_of, transport_reason
 
 __all__ = [
+    "DOCKER_LIST",
+    "DOCKER_MANIFEST",
     "MANIFEST_MEDIA_TYPES",
+    "OCI_INDEX",
+    "OCI_MANIFEST",
     "Descriptor",
     "Manifest",
     "Platform",
     "RegistryClient",
     "Resolved",
+    "compute_digest",
 ]
 
 log = logging.getLogger("reprobuild.registry")
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
-INDEX_MEDIA_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 _ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 _MANIFEST_LIMIT = 4 * 1024 * 1024  # the distribution spec's recommended manifest cap
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: str | None = None
-
-    def __str__(self) -> str:
-        parts = [self.os, self.architecture] + ([self.variant] if self.variant else [])
-        return "/".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Descriptor:
-    media_type: str
-    digest: str
-    size: int
-    platform: Platform | None = None
-    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
-
-    @classmethod
-    def from_json(cls, data: Any) -> Descriptor:
-        if not isinstance(data, dict) or not isinstance(data.get("digest"), str):
-            raise ValueError("descriptor without a digest")
-        platform = data.get("platform")
-        return cls(
-            media_type=str(data.get("mediaType", "")),
-            digest=data["digest"],
-            size=int(data.get("size", 0)),
-            platform=(
-                Platform(
-                    os=str(platform.get("os", "")),
-                    architecture=str(platform.get("architecture", "")),
-                    variant=platform.get("variant"),
-                )
-                if isinstance(platform, dict)
-                else None
-            ),
-            annotations=dict(data.get("annotations") or {}),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    """Raw manifest bytes as served, with their media type and (verified) digest."""
-
-    raw: bytes = field(repr=False)
-    media_type: str
-    digest: str
-
-    @property
-    def document(self) -> dict[str, Any]:
-        data = json.loads(self.raw)
-        if not isinstance(data, dict):
-            raise ValueError("a manifest is a JSON object")
-        return data
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_MEDIA_TYPES
-
-    @property
-    def children(self) -> tuple[Descriptor, ...]:
-        """The per-platform manifests of an index (empty for an image manifest)."""
-        if not self.is_index:
-            return ()
-        return tuple(Descriptor.from_json(d) for d in self.document.get("manifests", []))
-
-    @property
-    def config(self) -> Descriptor | None:
-        config = self.document.get("config")
-        return Descriptor.from_json(config) if config is not None and not self.is_index else None
-
-    @property
-    def layers(self) -> tuple[Descriptor, ...]:
-        if self.is_index:
-            return ()
-        return tuple(Descriptor.from_json(d) for d in self.document.get("layers", []))
-
-
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    """What a tag points at. For an index the pin is the index digest; ``children`` are
-    the per-platform manifests (filled when asked for with ``platforms=True``)."""
-
-    ref: ImageRef
-    digest: str
-    media_type: str
-    size: int
-    children: tuple[Descriptor, ...] = ()
-
-    @property
-    def pinned(self) -> ImageRef:
-        return self.ref.with_digest(self.digest)
-
-    def platform_digest(self, platform: str) -> str | None:
-        """The child manifest digest for ``linux/arm64`` (or ``linux/arm64/v8``)."""
-        for child in self.children:
-            if child.platform and (
-                str(child.platform) == platform
-                or f"{child.platform.os}/{child.platform.architecture}" == platform
-            ):
-                return child.digest
-        return None
-
-
-def compute_digest(data: bytes, algorithm: str = "sha256") -> str:
-    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
-
-
-def _algorithm(digest: str) -> str:
-    return digest.split(":", 1)[0]
 
 
 class RegistryClient:
@@ -205,20 +90,20 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings or RegistrySettings()
-        self._explicit_credentials = dict(credentials or {})
-        self._docker_config = docker_config
-        self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
-        self._max_attempts = max(1, max_attempts)
-        self._backoff = backoff
-        self._max_retry_after = max_retry_after
         self._max_workers = max(1, max_workers)
-        self._sleep = sleep
-        self._transport = transport  # a test seam (httpx.MockTransport); None = network
-        self._clients: dict[tuple[str, Path | None], httpx.Client] = {}
-        self._challenges: dict[str, Challenge] = {}
-        self._tokens = TokenCache()
-        self._lock = threading.Lock()
-        self._token_lock = threading.Lock()
+        self._http = RegistryTransport(
+            self.settings,
+            credentials=credentials,
+            docker_config=docker_config,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            max_retry_after=max_retry_after,
+            pool_size=self._max_workers * 2,
+            sleep=sleep,
+            transport=transport,
+        )
 
     @classmethod
     def from_project(cls, config: Any, **kwargs: Any) -> RegistryClient:
@@ -226,10 +111,7 @@ class RegistryClient:
         return cls(RegistrySettings.from_project(config), **kwargs)
 
     def close(self) -> None:
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+        self._http.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -240,13 +122,11 @@ class RegistryClient:
     def __repr__(self) -> str:
         return f"RegistryClient(mirrors={dict(self.settings.mirrors)!r})"
 
-    # ----------------------------------------------------------------- manifests
-
     def resolve(self, ref: ImageRef, *, platforms: bool = False) -> Resolved:
         """The digest ``ref``'s tag points at now (HEAD; GET when HEAD gives no digest,
         or an answer without a body to explain it)."""
         try:
-            response = self._call(
+            response = self._http.call(
                 "HEAD",
                 ref,
                 f"manifests/{ref.manifest_reference}",
@@ -257,7 +137,7 @@ class RegistryClient:
             manifest = self.get_manifest(ref)  # raises the error with the registry's words
             return self._resolved(ref, manifest, platforms)
         digest = response.headers.get("Docker-Content-Digest")
-        media_type = _media_type(response.headers.get("Content-Type"))
+        media_type = media_type_of(response.headers.get("Content-Type"))
         size = int(response.headers.get("Content-Length") or 0)
         if ref.digest and digest and digest != ref.digest:
             raise DigestMismatchError(
@@ -298,8 +178,8 @@ class RegistryClient:
 
     def get_manifest(self, ref: ImageRef) -> Manifest:
         """The manifest's raw bytes, verified against the digest asked for or announced."""
-        for attempt in range(1, self._max_attempts + 1):
-            response = self._call(
+        for attempt in range(1, self._http.max_attempts + 1):
+            response = self._http.call(
                 "GET",
                 ref,
                 f"manifests/{ref.manifest_reference}",
@@ -311,16 +191,16 @@ class RegistryClient:
                 raw = _read_limited(response, _MANIFEST_LIMIT, ref.familiar)
                 break
             except _BrokenBody as exc:
-                if attempt == self._max_attempts:
+                if attempt == self._http.max_attempts:
                     raise RegistryUnreachableError(
                         ref.familiar, f"{exc} ({attempt} attempts)"
                     ) from None
-                self._sleep(self._backoff_delay(attempt))
+                self._http.sleep(self._http.backoff_delay(attempt))
             finally:
                 response.close()
         announced = response.headers.get("Docker-Content-Digest")
         expected = ref.digest or announced
-        digest = compute_digest(raw, _algorithm(expected) if expected else "sha256")
+        digest = compute_digest(raw, digest_algorithm(expected) if expected else "sha256")
         if expected and digest != expected:
             raise DigestMismatchError(
                 ref.familiar, f"manifest bytes hash to {digest}, expected {expected}"
@@ -329,12 +209,12 @@ class RegistryClient:
             ref.digest
             and announced
             and announced != ref.digest
-            and _algorithm(announced) == _algorithm(ref.digest)
+            and digest_algorithm(announced) == digest_algorithm(ref.digest)
         ):
             raise DigestMismatchError(
                 ref.familiar, f"the registry announces {announced} for {ref.digest}"
             )
-        media_type = _media_type(response.headers.get("Content-Type"))
+        media_type = media_type_of(response.headers.get("Content-Type"))
         if media_type not in MANIFEST_MEDIA_TYPES:
             with contextlib.suppress(ValueError, AttributeError):
                 media_type = str(json.loads(raw).get("mediaType") or media_type)
@@ -345,7 +225,7 @@ class RegistryClient:
         digest = compute_digest(raw)
         if ref.digest and ref.digest != digest:
             raise DigestMismatchError(ref.familiar, f"the manifest bytes hash to {digest}")
-        response = self._call(
+        response = self._http.call(
             "PUT",
             ref,
             f"manifests/{ref.manifest_reference}",
@@ -366,7 +246,7 @@ class RegistryClient:
         tags: list[str] = []
         path: str | None = "tags/list?n=1000"
         while path:
-            response = self._call("GET", ref, path, kind="repository")
+            response = self._http.call("GET", ref, path, kind="repository")
             try:
                 page = response.json().get("tags") or []
             except ValueError:
@@ -378,7 +258,7 @@ class RegistryClient:
     # --------------------------------------------------------------------- blobs
 
     def blob_exists(self, ref: ImageRef, digest: str) -> bool:
-        response = self._call(
+        response = self._http.call(
             "HEAD", ref, f"blobs/{digest}", kind="blob", ok=(200, 404), push=False
         )
         return response.status_code == 200
@@ -387,12 +267,12 @@ class RegistryClient:
         """Stream a blob; raises DigestMismatchError at the end if the bytes are wrong, so
         treat the data as untrusted until the iterator is exhausted (see ``download_blob``).
         A connection cut mid-body is resumed with a Range request (bounded attempts)."""
-        hasher = hashlib.new(_algorithm(digest))
+        hasher = hashlib.new(digest_algorithm(digest))
         received = 0
         subject = f"{ref.familiar_name}@{digest}"
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self._http.max_attempts + 1):
             headers = {"Range": f"bytes={received}-"} if received else {}
-            response = self._call(
+            response = self._http.call(
                 "GET",
                 ref,
                 f"blobs/{digest}",
@@ -415,16 +295,16 @@ class RegistryClient:
                     yield chunk
                 break
             except httpx.TransportError as exc:
-                if attempt == self._max_attempts:
+                if attempt == self._http.max_attempts:
                     raise RegistryUnreachableError(
                         subject,
                         f"the connection broke after {received} bytes, {attempt} attempts "
-                        f"({_transport_reason(exc)})",
+                        f"({transport_reason(exc)})",
                     ) from None
-                self._sleep(self._backoff_delay(attempt))
+                self._http.sleep(self._http.backoff_delay(attempt))
             finally:
                 response.close()
-        actual = f"{_algorithm(digest)}:{hasher.hexdigest()}"
+        actual = f"{digest_algorithm(digest)}:{hasher.hexdigest()}"
         if actual != digest:
             raise DigestMismatchError(subject, f"blob bytes hash to {actual}")
 
@@ -482,7 +362,7 @@ class RegistryClient:
             if digest and actual != digest:
                 self._cancel_upload(ref, location)
                 raise DigestMismatchError(subject, f"data hashes to {actual}, not {digest}")
-            self._call(
+            self._http.call(
                 "PUT",
                 ref,
                 location,
@@ -499,7 +379,7 @@ class RegistryClient:
             offset = 0
             for chunk in _rechunk(data, chunk_size):
                 hasher.update(chunk)
-                response = self._call(
+                response = self._http.call(
                     "PATCH",
                     ref,
                     location,
@@ -522,7 +402,7 @@ class RegistryClient:
                     hasher.update(chunk)
                     yield chunk
 
-            response = self._call(
+            response = self._http.call(
                 "PATCH",
                 ref,
                 location,
@@ -538,7 +418,7 @@ class RegistryClient:
         if digest and actual != digest:
             self._cancel_upload(ref, location)
             raise DigestMismatchError(subject, f"data hashes to {actual}, not {digest}")
-        self._call(
+        self._http.call(
             "PUT", ref, location, push=True, kind="blob", ok=(201,), params={"digest": actual}
         )
         return actual
@@ -552,7 +432,7 @@ class RegistryClient:
         if mount_from is not None and digest and mount_from.registry == ref.registry:
             params = {"mount": digest, "from": mount_from.repository}
             extra = (mount_from,)
-        response = self._call(
+        response = self._http.call(
             "POST",
             ref,
             "blobs/uploads/",
@@ -571,7 +451,7 @@ class RegistryClient:
 
     def _cancel_upload(self, ref: ImageRef, location: str) -> None:
         try:
-            self._call(
+            self._http.call(
                 "DELETE",
                 ref,
                 location,
@@ -582,357 +462,6 @@ class RegistryClient:
             )
         except RegistryError:
             log.debug("could not cancel an upload session on %s", ref.registry)
-
-    # ------------------------------------------------------------------ transport
-
-    def _call(
-        self,
-        method: str,
-        ref: ImageRef,
-        path: str,
-        *,
-        kind: str,
-        push: bool = False,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        content: bytes | Iterator[bytes] | None = None,
-        ok: Sequence[int] = (200,),
-        stream: bool = False,
-        retry: bool = True,
-        follow: bool = False,
-        also_pull: Sequence[ImageRef] = (),
-    ) -> httpx.Response:
-        """Send one registry request with auth, retries and error mapping.
-
-        ``path`` is relative to ``/v2/<repository>/`` or an absolute/rooted URL (upload
-        Locations). Reads go to the configured mirror, pushes to the registry itself.
-        """
-        endpoint = self.settings.endpoints(ref.registry, for_push=push)[0]
-        subject = _subject(ref, kind, endpoint)
-        if path.startswith(("http://", "https://")):
-            url = httpx.URL(path)
-        elif path.startswith("/"):
-            url = httpx.URL(endpoint.base_url + path)
-        else:
-            url = httpx.URL(f"{endpoint.base_url}/v2/{ref.repository}/{path}")
-        if params:
-            url = url.copy_merge_params(dict(params))
-        scopes = [f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"]
-        scopes += [f"repository:{other.repository}:pull" for other in also_pull]
-        base_headers = {"User-Agent": f"reprobuild/{__version__}", **(headers or {})}
-        client = self._http(url.scheme, endpoint.ca_file)
-        auth_tries = 0
-        attempt = 0
-        while True:
-            attempt += 1
-            request_headers = dict(base_headers)
-            authorization, with_credentials = self._authorization(endpoint, ref, scopes, subject)
-            if authorization:
-                request_headers["Authorization"] = authorization
-            request = client.build_request(method, url, headers=request_headers, content=content)
-            try:
-                response = client.send(request, stream=True)
-            except httpx.TransportError as exc:
-                if retry and attempt < self._max_attempts:
-                    log.debug("%s %s: %s; retrying", method, url, type(exc).__name__)
-                    self._sleep(self._backoff_delay(attempt))
-                    continue
-                raise RegistryUnreachableError(
-                    subject,
-                    f"cannot reach {endpoint.host} ({_transport_reason(exc)}"
-                    f"{f', {attempt} attempts' if attempt > 1 else ''})",
-                ) from None
-            log.debug("%s %s -> %s", method, url, response.status_code)
-            if response.status_code == 401 and auth_tries == 0:
-                challenge = parse_www_authenticate(response.headers.get("WWW-Authenticate", ""))
-                response.close()
-                if challenge is None:
-                    raise RegistryAuthError(
-                        subject,
-                        "unauthorized, and no auth challenge given",
-                        code="UNAUTHORIZED",
-                        status=401,
-                    )
-                with self._lock:
-                    self._challenges[endpoint.host] = challenge
-                auth_tries += 1
-                attempt -= 1  # the auth handshake is not a failed attempt
-                continue
-            if follow and response.status_code in (301, 302, 303, 307, 308):
-                location = response.headers.get("Location")
-                response.close()
-                if not location:
-                    raise RegistryProtocolError(subject, "redirect without a Location")
-                # Redirects go to blob storage: never forward the registry's credentials.
-                target = url.join(location)
-                storage = self._http(target.scheme, None)
-                response = storage.send(
-                    storage.build_request(method, target, headers=dict(base_headers)),
-                    stream=True,
-                )
-            if response.status_code in _RETRY_STATUSES and retry and attempt < self._max_attempts:
-                delay = self._retry_delay(response, attempt)
-                response.close()
-                log.debug(
-                    "%s %s: HTTP %s; retrying in %.2fs", method, url, response.status_code, delay
-                )
-                self._sleep(delay)
-                continue
-            if response.status_code in ok:
-                if not stream:
-                    response.read()
-                return response
-            who = "credentials" if with_credentials else "anonymous" if authorization else None
-            raise self._error(response, subject, kind, attempt, who)
-
-    def _http(self, scheme: str, ca_file: Path | None) -> httpx.Client:
-        """The connection pool for a scheme and CA bundle. Plain-http pools get a TLS
-        context that trusts nothing: they never speak TLS, and loading the system CA
-        bundle costs ~0.1 s that a loopback lookup should not pay."""
-        key = (scheme, ca_file if scheme == "https" else None)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                verify = _ssl_context(ca_file) if scheme == "https" else _trust_nothing()
-                client = httpx.Client(
-                    verify=verify,
-                    timeout=self._timeout,
-                    follow_redirects=False,
-                    transport=self._transport,
-                    limits=httpx.Limits(
-                        max_connections=self._max_workers * 2,
-                        max_keepalive_connections=self._max_workers * 2,
-                    ),
-                )
-                self._clients[key] = client
-            return client
-
-    def _credentials(self, registry: str) -> Credentials | None:
-        if registry in self._explicit_credentials:
-            return self._explicit_credentials[registry]
-        if self._docker_config is None:
-            self._docker_config = DockerConfig.load()
-        return self._docker_config.credentials_for(registry)
-
-    def _authorization(
-        self, endpoint: Endpoint, ref: ImageRef, scopes: list[str], subject: str
-    ) -> tuple[str | None, bool]:
-        """The Authorization header for a request (None before any challenge), and
-        whether it carries credentials (False: an anonymous token)."""
-        with self._lock:
-            challenge = self._challenges.get(endpoint.host)
-        if challenge is None:
-            return None, False
-        # A mirror is its own registry: it gets the mirror's credentials.
-        creds = self._credentials(endpoint.host if endpoint.mirror_of else ref.registry)
-        if challenge.scheme == "basic":
-            if creds is None or creds.identity_token:
-                raise RegistryAuthError(
-                    subject,
-                    f"{endpoint.host} requires a login and no credentials are configured for it",
-                    code="UNAUTHORIZED",
-                    status=401,
-                )
-            return creds.basic_header(), True
-        if challenge.scheme == "bearer":
-            token = self._token(endpoint, challenge, scopes, creds, subject)
-            return "Bearer " + token, creds is not None
-        raise RegistryAuthError(
-            subject,
-            f"unsupported auth scheme {challenge.scheme!r}",
-            code="UNAUTHORIZED",
-            status=401,
-        )
-
-    def _token(
-        self,
-        endpoint: Endpoint,
-        challenge: Challenge,
-        scopes: list[str],
-        creds: Credentials | None,
-        subject: str,
-    ) -> str:
-        realm = challenge.realm
-        if not realm:
-            raise RegistryAuthError(subject, "bearer challenge without a realm", status=401)
-        key = (endpoint.host, realm, challenge.service or "", *sorted(scopes))
-        token = self._tokens.get(key)
-        if token is not None:
-            return token
-        with self._token_lock:
-            token = self._tokens.get(key)
-            if token is not None:
-                return token
-            token, expires_in = self._fetch_token(endpoint, challenge, scopes, creds, subject)
-            self._tokens.put(key, token, expires_in)
-            return token
-
-    def _fetch_token(
-        self,
-        endpoint: Endpoint,
-        challenge: Challenge,
-        scopes: list[str],
-        creds: Credentials | None,
-        subject: str,
-    ) -> tuple[str, float]:
-        realm = httpx.URL(challenge.realm or "")
-        params: list[tuple[str, str | int | float | bool | None]] = []
-        if challenge.service:
-            params.append(("service", challenge.service))
-        params += [("scope", scope) for scope in scopes]
-        if realm.scheme != "https" and not _plain_http_allowed(realm.host, self.settings):
-            raise RegistryAuthError(
-                subject,
-                f"refusing to send credentials to the plain-http token service {realm.host}",
-                status=401,
-            )
-        client = self._http(realm.scheme, endpoint.ca_file)
-        headers = {"User-Agent": f"reprobuild/{__version__}"}
-        try:
-            if creds is not None and creds.identity_token:
-                form = {
-                    "grant_type": "refresh_token",
-                    "refresh_token": creds.identity_token,
-                    "client_id": "reprobuild",
-                    "service": challenge.service or "",
-                    "scope": " ".join(scopes),
-                }
-                response = client.post(realm, data=form, headers=headers)
-            else:
-                if creds is not None:
-                    headers["Authorization"] = creds.basic_header()
-                response = client.get(realm, params=params, headers=headers)
-        except httpx.TransportError as exc:
-            raise RegistryUnreachableError(
-                subject, f"cannot reach the token service ({_transport_reason(exc)})"
-            ) from None
-        if response.status_code in (401, 403):
-            who = (
-                "the configured credentials were rejected"
-                if creds
-                else "anonymous access was refused"
-            )
-            raise RegistryAuthError(
-                subject, f"token service: {who}", code="UNAUTHORIZED", status=response.status_code
-            )
-        if response.status_code != 200:
-            raise RegistryProtocolError(
-                subject,
-                f"token service answered HTTP {response.status_code}",
-                status=response.status_code,
-            )
-        try:
-            body = response.json()
-            token = body.get("token") or body.get("access_token")
-            expires_in = float(body.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
-            token = None
-            expires_in = 60.0
-        if not isinstance(token, str) or not token:
-            raise RegistryProtocolError(subject, "token service returned no token")
-        return token, expires_in
-
-    def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
-        header = response.headers.get("Retry-After")
-        if header:
-            seconds: float | None
-            try:
-                seconds = float(header)
-            except ValueError:
-                try:
-                    seconds = parsedate_to_datetime(header).timestamp() - time.time()
-                except (TypeError, ValueError):
-                    seconds = None
-            if seconds is not None:
-                return min(max(seconds, 0.0), self._max_retry_after)
-        return self._backoff_delay(attempt)
-
-    def _backoff_delay(self, attempt: int) -> float:
-        base: float = self._backoff * (2 ** (attempt - 1))
-        return base * (0.5 + random.random() / 2)  # jitter: attempts do not align
-
-    def _error(
-        self,
-        response: httpx.Response,
-        subject: str,
-        kind: str,
-        attempts: int,
-        who: str | None,
-    ) -> RegistryError:
-        status = response.status_code
-        code, message = None, None
-        try:
-            if response.request.method != "HEAD":
-                response.read()
-                errors = response.json().get("errors") or []
-                if errors and isinstance(errors[0], dict):
-                    code = errors[0].get("code")
-                    message = errors[0].get("message")
-        except (ValueError, AttributeError, httpx.HTTPError):
-            pass
-        finally:
-            response.close()
-        detail = f": {message}" if message else ""
-        try:
-            body = response.content
-        except httpx.ResponseNotRead:
-            body = b""
-        if status == 400 and b"HTTPS server" in body:
-            return RegistryProtocolError(
-                subject,
-                "the registry speaks https, not plain http",
-                status=status,
-                hint="give its CA in [tool.reprobuild] registry-ca-files (or write "
-                "https://host in registry-mirrors)",
-            )
-        if status in (401, 403) or code in ("UNAUTHORIZED", "DENIED"):
-            why = {
-                "credentials": "the credentials were rejected or lack access",
-                "anonymous": "anonymous access was refused",
-            }.get(who or "", "access denied")
-            return RegistryAuthError(
-                subject,
-                f"{why}{detail}",
-                code=code or ("UNAUTHORIZED" if status == 401 else "DENIED"),
-                status=status,
-            )
-        if status == 429 or code == "TOOMANYREQUESTS":
-            return RateLimitedError(
-                subject,
-                f"too many requests after {attempts} attempts",
-                code=code or "TOOMANYREQUESTS",
-                status=status,
-            )
-        if status == 404 or code in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN"):
-            if kind == "blob":
-                return BlobUnknownError(
-                    subject, f"blob not found{detail}", code=code or "BLOB_UNKNOWN", status=status
-                )
-            what = "repository not found" if code == "NAME_UNKNOWN" else "manifest not found"
-            return ManifestUnknownError(
-                subject, f"{what}{detail}", code=code or "MANIFEST_UNKNOWN", status=status
-            )
-        if status >= 500:
-            return RegistryUnreachableError(
-                subject,
-                f"the registry failed with HTTP {status} after {attempts} attempts{detail}",
-                code=code,
-                status=status,
-            )
-        return RegistryProtocolError(
-            subject, f"unexpected HTTP {status}{detail}", code=code, status=status
-        )
-
-
-def _subject(ref: ImageRef, kind: str, endpoint: Endpoint) -> str:
-    name = ref.familiar if kind == "manifest" else ref.familiar_name
-    if endpoint.mirror_of:
-        name += f" (via mirror {endpoint.host})"
-    return name
-
-
-def _media_type(header: str | None) -> str:
-    return (header or "").split(";", 1)[0].strip()
 
 
 def _read_limited(response: httpx.Response, limit: int, subject: str) -> bytes:
@@ -946,23 +475,13 @@ def _read_limited(response: httpx.Response, limit: int, subject: str) -> bytes:
             chunks.append(chunk)
     except httpx.TransportError as exc:
         raise _BrokenBody(
-            f"the connection broke after {total} bytes: {_transport_reason(exc)}"
+            f"the connection broke after {total} bytes: {transport_reason(exc)}"
         ) from None
     return b"".join(chunks)
 
 
 class _BrokenBody(Exception):
     """A response body was cut; the caller retries the whole request."""
-
-
-def _transport_reason(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection refused or failed"
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return "connection closed by the server mid-response"
-    return type(exc).__name__
 
 
 def _rechunk(data: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -982,43 +501,3 @@ def _next_link(response: httpx.Response) -> str | None:
         return None
     target = link.split(";", 1)[0].strip().strip("<>")
     return target or None
-
-
-def _plain_http_allowed(host: str, settings: RegistrySettings) -> bool:
-    return is_loopback_host(host) or any(entry.split(":")[0] == host for entry in settings.insecure)
-
-
-def _trust_nothing() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with no CA: fails closed
-    return context
-
-
-_CONTEXTS: dict[Path | None, ssl.SSLContext] = {}
-_CONTEXTS_LOCK = threading.Lock()
-
-
-def _ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    """System trust (SSL_CERT_FILE / REQUESTS_CA_BUNDLE / certifi), plus a registry's CA;
-    built once per process (loading a CA bundle is slow)."""
-    with _CONTEXTS_LOCK:
-        context = _CONTEXTS.get(ca_file)
-        if context is None:
-            context = _CONTEXTS[ca_file] = _new_ssl_context(ca_file)
-        return context
-
-
-def _new_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    bundle = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
-    if not bundle or not Path(bundle).is_file():
-        import certifi
-
-        bundle = certifi.where()
-    context = ssl.create_default_context(cafile=bundle)
-    if ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_file))
-        except (OSError, ssl.SSLError):
-            from reprobuild.errors import ConfigError
-
-            raise ConfigError(f"{ca_file}: cannot load this CA bundle (PEM expected)") from None
-    return context

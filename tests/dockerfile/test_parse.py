@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,10 @@ def test_continuations_with_comments_and_empty_lines() -> None:
 
 
 def test_directives_escape_and_syntax() -> None:
-    text = "# syntax=docker/dockerfile:1.7\n# escape=`\nFROM mcr.microsoft.com/windows:ltsc2022\nRUN dir C:\\ ; `\n    echo x\n"
+    text = (
+        "# syntax=docker/dockerfile:1.7\n# escape=`\n"
+        "FROM mcr.microsoft.com/windows:ltsc2022\nRUN dir C:\\ ; `\n    echo x\n"
+    )
     dockerfile = parse(text)
     assert dockerfile.escape == "`"
     assert dockerfile.syntax == "docker/dockerfile:1.7"
@@ -82,7 +86,8 @@ def test_heredocs() -> None:
         "USER 1000\n"
     )
     dockerfile = parse(text)
-    assert [i.keyword for i in dockerfile.instructions] == ["FROM", "RUN", "RUN", "COPY", "RUN", "USER"]
+    keywords = [i.keyword for i in dockerfile.instructions]
+    assert keywords == ["FROM", "RUN", "RUN", "COPY", "RUN", "USER"]
     first, second = [i for i in dockerfile.instructions if i.heredocs and i.keyword == "RUN"]
     assert first.heredocs[0].body == "apt-get update\napt-get install -y curl"
     assert first.heredocs[0].start_line == 3
@@ -133,7 +138,8 @@ def test_json_form() -> None:
 def test_flags() -> None:
     dockerfile = parse(
         "FROM --platform=$BUILDPLATFORM golang:1.22 AS Build\n"
-        "RUN --mount=type=cache,target=/a --mount=type=bind,from=build,target=/b --network=host make\n"
+        "RUN --mount=type=cache,target=/a --mount=type=bind,from=build,target=/b "
+        "--network=host make\n"
         "COPY --from=build --chown=1000:1000 --link /out /out\n"
     )
     run = dockerfile.instructions[1]
@@ -147,7 +153,8 @@ def test_flags() -> None:
 
 def test_stages_aliases_and_indexes() -> None:
     dockerfile = parse(
-        "ARG V=1\nFROM --platform=linux/amd64 python:3.11 AS Builder\nRUN x\nFROM scratch\nCOPY --from=builder / /\n"
+        "ARG V=1\nFROM --platform=linux/amd64 python:3.11 AS Builder\nRUN x\n"
+        "FROM scratch\nCOPY --from=builder / /\n"
     )
     assert [i.stage for i in dockerfile.instructions] == [-1, 0, 0, 1, 1]
     builder, final = dockerfile.stages
@@ -166,7 +173,9 @@ def test_global_args_and_resolve() -> None:
         "FROM ${REGISTRY}/$BASE:${TAG:-3.11}\n"
         "ARG TAG\nARG LOCAL=x\nENV HOME_DIR=/home/$LOCAL LEGACY_FREE=1\nENV OLD some value\n"
     )
-    assert dockerfile.global_args == {"REGISTRY": "docker.io", "BASE": "python", "TAG": None, "EMPTY": ""}
+    assert dockerfile.global_args == {
+        "REGISTRY": "docker.io", "BASE": "python", "TAG": None, "EMPTY": ""
+    }
     base = dockerfile.stages[0].base
     assert dockerfile.resolve(base, {}) == "docker.io/python:3.11"
     assert dockerfile.resolve(base, {"TAG": "3.12"}) == "docker.io/python:3.12"
@@ -205,7 +214,7 @@ def test_odd_input_does_not_crash(text: str) -> None:
 
 def _empty_continuation_line(text: str) -> bool:
     lines = text.splitlines()
-    return any(a.rstrip().endswith("\\") and not b.strip() for a, b in zip(lines, lines[1:]))
+    return any(a.rstrip().endswith("\\") and not b.strip() for a, b in itertools.pairwise(lines))
 
 
 def _dockerfile_parse_comparable() -> list[Path]:

@@ -25,7 +25,9 @@ def test_quotes_keep_operators_inside_words() -> None:
 
 
 def test_newlines_continuations_and_comments() -> None:
-    script = "apt-get update \\\n && apt-get install -y \\\n   curl\n# a comment\npip install x # tail"
+    script = (
+        "apt-get update \\\n && apt-get install -y \\\n   curl\n# a comment\npip install x # tail"
+    )
     commands = split_commands(script)
     assert [c.argv for c in commands] == [
         ("apt-get", "update"), ("apt-get", "install", "-y", "curl"), ("pip", "install", "x")

@@ -30,7 +30,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import docker
+import httpx
 
+from tests.harness.blob_copy import CopyError, copy_manifest
 from tests.harness.images import PushError, push
 from tests.harness.types import BaseImage, RegistryInfo
 
@@ -257,11 +259,21 @@ def ensure_python_base(
     extra_registries: Iterable[RegistryInfo] = (),
 ) -> BaseImage:
     """``library/python:<PYTHON_TAG>`` in the engine and mirror (+ ``extra_registries``)."""
-    rootfs = ensure_rootfs_images(client, [PYTHON_ROOTFS])["python"]
+    # Both rootfs at once: cold, the two mmdebstrap runs overlap (cuda_images needs the other).
+    rootfs = ensure_rootfs_images(client, [PYTHON_ROOTFS, PLAIN_ROOTFS])["python"]
     started = time.monotonic()
     digest = _push_as(client, rootfs.image_id, _mirror_info(mirror), "library/python", PYTHON_TAG)
+    mirror_info = _mirror_info(mirror)
     for registry in extra_registries:
-        _push_as(client, rootfs.image_id, registry, "library/python", PYTHON_TAG)
+        if registry.username is None and registry.url.startswith("http://"):
+            try:
+                copy_manifest(mirror_info, registry, "library/python", digest, PYTHON_TAG)
+            except (CopyError, httpx.HTTPError) as err:
+                raise BaseImageError(
+                    f"copying python:{PYTHON_TAG} to {registry.host}: {err}"
+                ) from err
+        else:
+            _push_as(client, rootfs.image_id, registry, "library/python", PYTHON_TAG)
     _progress(f"python:{PYTHON_TAG}@{digest} pushed in {time.monotonic() - started:.0f} s")
     return BaseImage("library/python", PYTHON_TAG, digest, rootfs.image_id, has_python=True)
 

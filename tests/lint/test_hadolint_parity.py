@@ -91,6 +91,8 @@ def test_fixtures_cover_what_hadolint_passes() -> None:
         pytest.skip("hadolint is not installed")
     covered = False
     for path in DOCKERFILES:
-        flagged = {int(str(f["line"])) for f in _hadolint(path) if f["code"] in ("DL3006", "DL3007")}
+        flagged = {
+            int(str(f["line"])) for f in _hadolint(path) if f["code"] in ("DL3006", "DL3007")
+        }
         covered |= bool(_reprobuild_lines(path, "RB201") - flagged)
     assert covered

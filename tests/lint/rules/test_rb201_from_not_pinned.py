@@ -8,7 +8,7 @@ import pytest
 
 from reprobuild.lint.config import LintConfig
 from reprobuild.lint.engine import lint_paths
-from reprobuild.lint.rule import FixAvailability, Finding
+from reprobuild.lint.rule import Finding, FixAvailability
 from reprobuild.lint.rules.rb201_from_not_pinned import RULE
 
 DIGEST = "@sha256:" + "a" * 64

@@ -32,8 +32,8 @@ def lint(tmp_path: Path, text: str, build_args: dict[str, str] | None = None) ->
         (BASE + "COPY --chown=1:1 --from=nginx /etc/nginx /x\n", 2, "nginx"),
         (BASE + "RUN --mount=type=bind,from=busybox:1.36,target=/b /b/busybox true\n", 2,
          "busybox:1.36"),
-        (BASE + "RUN --mount=type=cache,target=/c \\\n    --mount=type=bind,from=alpine:3,target=/a ls\n",
-         3, "alpine:3"),
+        (BASE + "RUN --mount=type=cache,target=/c \\\n"
+         "    --mount=type=bind,from=alpine:3,target=/a ls\n", 3, "alpine:3"),
         (BASE + "ARG UV=ghcr.io/astral-sh/uv:0.4\nCOPY --from=$UV /uv /uv\n", 3, "uv:0.4"),
         (BASE + "COPY --from=$UNKNOWN /uv /uv\n", 2, "cannot be resolved"),
         (BASE + "COPY --from=5 /x /x\n", 2, "=5"),  # no such stage index

@@ -59,7 +59,8 @@ def test_catches(tmp_path: Path, run: str, lines: list[int]) -> None:
         f"RUN git clone --filter=blob:none {URL} /s && cd /s && "
         f"git -c protocol.version=2 fetch --depth 1 origin {COMMIT}\n",
         f"RUN git clone --revision={COMMIT} {URL} /src\n",
-        f"ARG LLAMA_COMMIT={COMMIT}\nRUN git clone {URL} /s && git -C /s checkout ${{LLAMA_COMMIT}}\n",
+        f"ARG LLAMA_COMMIT={COMMIT}\n"
+        f"RUN git clone {URL} /s && git -C /s checkout ${{LLAMA_COMMIT}}\n",
         f"ENV REF={COMMIT}\nRUN git clone {URL} /s && cd /s && git checkout $REF\n",
         "RUN git --version && git config --global user.name x\n",
         f"# reprobuild: ignore=RB222\nRUN git clone {URL} /src\n",
