@@ -96,3 +96,23 @@ def test_bad_config_key_is_an_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["lint", str(req)])
     assert result.exit_code == 2
     assert "unknown key(s) ignroe" in result.output
+
+
+def test_rule_codes_are_known_without_importing_rules() -> None:
+    from reprobuild.lint.rules import KNOWN_CODES
+
+    assert {r.code for r in all_rules()} == KNOWN_CODES
+
+
+def test_linting_a_lockfile_does_not_load_the_dockerfile_parser(tmp_path: Path) -> None:
+    """Start-up cost: pre-commit runs `reprobuild lint` on lockfiles on every commit."""
+    req = tmp_path / "requirements.txt"
+    req.write_text("attrs==26.1.0 --hash=sha256:" + "a" * 64 + "\n")
+    code = (
+        "import sys; from reprobuild.cli import main; sys.argv = ['reprobuild', 'lint', "
+        f"{str(req)!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('reprobuild.dockerfile._parse', 'httpx', 'docker', 'yaml', "
+        "'jinja2', 'pydantic') if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reprobuild.cli.options import ConfigOption, cli_errors
-from reprobuild.generate.pins import Resolver
+
+if TYPE_CHECKING:
+    from reprobuild.generate.pins import Resolver
 
 __all__ = ["generate"]
 

@@ -231,7 +231,7 @@ def _record(
 ) -> BuildRecord:
     from reprobuild import __version__
     from reprobuild.engine import EngineInfo
-    from reprobuild.image.record import BuildRecord, EngineRecord
+    from reprobuild.image.record import BuildRecord, EngineRecord, public_build_args
 
     assert isinstance(info, EngineInfo)
     return BuildRecord(
@@ -246,7 +246,7 @@ def _record(
         config_sha256=outcome.config_sha256,
         locks=outcome.locks,
         base_images=outcome.base_images,
-        build_args=outcome.build_args,
+        build_args=public_build_args(outcome.build_args),
         source_date_epoch=outcome.source_date_epoch,
         engine=EngineRecord(
             version=info.version, api_version=info.api_version,

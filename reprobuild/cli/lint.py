@@ -78,15 +78,14 @@ def lint(
     from reprobuild.lint.engine import lint_paths
     from reprobuild.lint.formatters import FORMATS, render
     from reprobuild.lint.rule import Severity
-    from reprobuild.lint.rules import all_rules
+    from reprobuild.lint.rules import KNOWN_CODES, all_rules
 
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     if file_type not in FILE_TYPES:
         raise UsageError(f"--type must be one of {', '.join(FILE_TYPES)}, not {file_type!r}")
     targets = paths or [Path()]
-    rules = all_rules()
-    known = frozenset(r.code for r in rules)
+    known = KNOWN_CODES
     project = load_config(config, start=targets[0] if targets[0].exists() else None)
     settings = lint_config_from(project, known)
     if fail_on is not None:
@@ -103,7 +102,6 @@ def lint(
     result = lint_paths(
         targets,
         config=settings,
-        rules=rules,
         file_type=None if file_type == "auto" else file_type,
         build_args=parse_key_values(build_arg, "--build-arg"),
     )
@@ -121,11 +119,11 @@ def lint(
             result = lint_paths(
                 targets,
                 config=settings,
-                rules=rules,
                 file_type=None if file_type == "auto" else file_type,
                 build_args=parse_key_values(build_arg, "--build-arg"),
             )
-    report = render(format, result, rules)
+    # SARIF describes every rule; the other formats never look at the list.
+    report = render(format, result, all_rules() if format == "sarif" else ())
     if output is not None:
         from reprobuild.fsutil import atomic_write_text
 

@@ -26,8 +26,8 @@ import json
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -60,8 +60,7 @@ class NormalizeError(ReprobuildError):
 class ImageStore(Protocol):
     """What normalize needs from :class:`reprobuild.engine.Engine`."""
 
-    @property
-    def api(self) -> Any: ...  # docker.APIClient (docker stays out of module import)
+    def inspect(self, image_id: str) -> dict[str, Any]: ...
 
     def save(self, image_id: str) -> AbstractContextManager[IO[bytes]]: ...
 
@@ -255,15 +254,8 @@ def _canonical_entry(
 
 
 def _base_diff_ids(engine: ImageStore, base_image_id: str) -> tuple[str, ...]:
-    import docker.errors
-
-    try:
-        attrs = engine.api.inspect_image(base_image_id)
-    except docker.errors.ImageNotFound:
-        raise NormalizeError(
-            f"the base image {base_image_id} is not in the engine; pull it or build again"
-        ) from None
-    return tuple(attrs["RootFS"].get("Layers") or ())
+    attrs = engine.inspect(base_image_id)
+    return tuple(str(d) for d in attrs.get("RootFS", {}).get("Layers") or ())
 
 
 def normalize_image(
@@ -278,17 +270,13 @@ def normalize_image(
     load the result into the engine and return its identity."""
     base_ids = _base_diff_ids(engine, base_image_id) if base_image_id else ()
     with tempfile.TemporaryDirectory(prefix="reprobuild-normalize-") as tmp:
-        workdir = Path(tmp)
-        saved = workdir / "saved.tar"
-        with engine.save(image_id) as stream, saved.open("wb") as out:
-            shutil.copyfileobj(stream, out, COPY_CHUNK)
-        bundle = workdir / "load.tar"
-        result = _rewrite_saved(
-            saved, bundle, base_ids, source_date_epoch, tuple(repo_tags), origin=image_id
-        )
-        saved.unlink()  # free the disk before the engine copies the bundle
-        with bundle.open("rb") as stream:
-            loaded = engine.load(stream)
+        bundle = Path(tmp) / "load.tar"
+        with engine.save(image_id) as stream, _seekable(stream, Path(tmp)) as saved:
+            result = _rewrite_saved(
+                saved, bundle, base_ids, source_date_epoch, tuple(repo_tags), origin=image_id
+            )
+        with bundle.open("rb") as loadable:
+            loaded = engine.load(loadable)
     if _with_prefix(loaded) != result.image_id:
         raise NormalizeError(
             f"the engine loaded the normalized image as {loaded}, expected {result.image_id} "
@@ -297,12 +285,24 @@ def normalize_image(
     return result
 
 
+@contextmanager
+def _seekable(stream: IO[bytes], workdir: Path) -> Iterator[IO[bytes]]:
+    """The saved tar with random access (spooled to disk unless it already is)."""
+    if stream.seekable():
+        yield stream
+        return
+    with (workdir / "saved.tar").open("w+b") as spool:
+        shutil.copyfileobj(stream, spool, COPY_CHUNK)
+        spool.seek(0)
+        yield spool
+
+
 def _with_prefix(image_id: str) -> str:
     return image_id if image_id.startswith("sha256:") else "sha256:" + image_id
 
 
 def _rewrite_saved(
-    saved: Path,
+    saved: IO[bytes],
     bundle: Path,
     base_ids: tuple[str, ...],
     sde: int,
@@ -311,7 +311,7 @@ def _rewrite_saved(
     origin: str,
 ) -> NormalizedImage:
     """Read `docker save` output, write a loadable archive; no engine involved."""
-    with tarfile.open(saved, mode="r:") as archive, tarfile.open(
+    with tarfile.open(fileobj=saved, mode="r:") as archive, tarfile.open(
         bundle, mode="w", format=tarfile.PAX_FORMAT
     ) as out:
         manifest = read_saved_manifest(archive, origin)

@@ -185,6 +185,9 @@ def build_from_inputs(
             else:
                 context_dockerfile = inside
 
+        all_args = {**dict(build_args), "SOURCE_DATE_EPOCH": str(source_date_epoch)}
+        lint = _lint(config, lint_target, settings, all_args)  # errors stop here
+
         reasons = buildkit_reasons(text)
         if reasons and engine.info().buildkit_cli is None:
             raise UnsupportedDockerfileError(
@@ -192,9 +195,6 @@ def build_from_inputs(
                 "BuildKit builds; no BuildKit-capable docker CLI was found (set "
                 "REPROBUILD_DOCKER_CLI, or rewrite those instructions)"
             )
-
-        all_args = {**dict(build_args), "SOURCE_DATE_EPOCH": str(source_date_epoch)}
-        lint = _lint(config, lint_target, settings, all_args)
 
         wheels = 0
         if lock is not None and settings is not None and _pip_route(lock):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,12 +75,22 @@ def lint_paths(
     paths: Sequence[Path],
     *,
     config: LintConfig,
-    rules: Iterable[Rule],
+    rules: Iterable[Rule] | None = None,
     file_type: FileKind | None = None,
     build_args: Mapping[str, str] | None = None,
 ) -> LintResult:
+    """Lint ``paths``. ``rules=None`` takes the registry's, imported per target on first
+    need (linting only lockfiles never loads the Dockerfile rules)."""
     result = LintResult()
-    active = [r for r in rules if config.enabled(r.code)]
+    given = None if rules is None else [r for r in rules if config.enabled(r.code)]
+
+    def active(target: Target) -> list[Rule]:
+        if given is not None:
+            return [r for r in given if r.target is target]
+        from reprobuild.lint.rules import rules_for
+
+        return [r for r in rules_for(target) if config.enabled(r.code)]
+
     for path, explicit in collect_inputs(paths):
         try:
             violations = list(_check_file(path, _kind_of(path, file_type), active, build_args))
@@ -102,7 +112,7 @@ def lint_paths(
 def _check_file(
     path: Path,
     kind: FileKind | None,
-    rules: list[Rule],
+    rules: Callable[[Target], list[Rule]],
     build_args: Mapping[str, str] | None,
 ) -> Iterator[tuple[Rule, Violation]]:
     if kind == DOCKERFILE:
@@ -116,16 +126,14 @@ def _check_file(
         ctx = DockerfileContext(
             path=path, context_dir=path.parent, build_args=dict(build_args or {})
         )
-        for rule in rules:
-            if rule.target is Target.DOCKERFILE:
-                for violation in rule.check(dockerfile, ctx):
-                    yield rule, violation
+        for rule in rules(Target.DOCKERFILE):
+            for violation in rule.check(dockerfile, ctx):
+                yield rule, violation
         return
     lock = read_lock(path, LockFormat(kind) if kind else None)
-    for rule in rules:
-        if rule.target is Target.LOCK:
-            for violation in rule.check(lock):
-                yield rule, violation
+    for rule in rules(Target.LOCK):
+        for violation in rule.check(lock):
+            yield rule, violation
 
 
 class _Pragmas:

@@ -13,16 +13,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from reprobuild.engine import Engine, connect
 from reprobuild.image.normalize import NormalizedImage, normalize_image
 
 if TYPE_CHECKING:
     import docker
 
-    from tests.harness.types import BaseImage, RegistryInfo
+    from tests.harness.types import BaseImage, RegistryInfo, Services
 
 pytestmark = pytest.mark.engine
 
@@ -44,33 +45,6 @@ LISTING = (
     "find / -xdev \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o "
     "-printf '%p %y %m %U %G %n %s %l\\n' | sort"
 )
-
-
-class SdkEngine:
-    """The three calls normalize needs, over docker-py (stand-in for reprobuild.engine)."""
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
-        self.api = client.api
-
-    @contextlib.contextmanager
-    def save(self, image_id: str) -> Iterator[IO[bytes]]:
-        response = self.api._get(self.api._url("/images/{0}/get", image_id), stream=True)
-        self.api._raise_for_status(response)
-        try:
-            yield response.raw
-        finally:
-            response.close()
-
-    def load(self, tar_stream: IO[bytes]) -> str:
-        image_id = ""
-        for chunk in self.api.load_image(tar_stream):
-            stream = str(chunk.get("stream", ""))
-            if "Loaded image ID: " in stream:
-                image_id = stream.split("Loaded image ID: ", 1)[1].strip()
-            if "error" in chunk:
-                raise RuntimeError(chunk["error"])
-        return image_id
 
 
 @dataclass(frozen=True)
@@ -100,7 +74,7 @@ def _context(root: Path, dockerfile: str) -> io.BytesIO:
 
 def build_raw(client: docker.DockerClient, context: Path, dockerfile: str) -> tuple[str, str]:
     """A clean build: returns (image id, log) and asserts every RUN step ran."""
-    image_id, log = "", []
+    image_id, log = "", list[str]()
     for chunk in client.api.build(
         fileobj=_context(context, dockerfile),
         custom_context=True,
@@ -123,18 +97,18 @@ def build_raw(client: docker.DockerClient, context: Path, dockerfile: str) -> tu
 
 
 def _build(
-    engine: docker.DockerClient, base: BaseImage, context: Path, created: list[str]
+    engine: docker.DockerClient,
+    repro_engine: Engine,
+    base: BaseImage,
+    context: Path,
+    created: list[str],
 ) -> Built:
     raw_id, _ = build_raw(engine, context, DOCKERFILE.format(base=base.image_id))
     created.append(raw_id)
     normalized = normalize_image(
-        SdkEngine(engine), raw_id, base_image_id=base.image_id, source_date_epoch=SDE
+        repro_engine, raw_id, base_image_id=base.image_id, source_date_epoch=SDE
     )
     created.append(normalized.image_id)
-    return normalized_built(raw_id, normalized)
-
-
-def normalized_built(raw_id: str, normalized: NormalizedImage) -> Built:
     return Built(raw_id, normalized)
 
 
@@ -145,25 +119,30 @@ def _touch_all(root: Path, when: float) -> None:
 
 @pytest.fixture(scope="module")
 def builds(
-    engine: docker.DockerClient, base_image: BaseImage, tmp_path_factory: pytest.TempPathFactory
+    engine: docker.DockerClient,
+    services: Services,
+    base_image: BaseImage,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Builds]:
     context = tmp_path_factory.mktemp("normalize-context")
     (context / "app").mkdir()
     (context / "app" / "main.py").write_text("print('hello')\n")
     (context / "app" / "data.txt").write_text("payload\n")
     created: list[str] = []
+    repro_engine = connect(services.docker_host)
     try:
-        first = _build(engine, base_image, context, created)
+        first = _build(engine, repro_engine, base_image, context, created)
         time.sleep(1.5)  # seconds apart: every wall-clock mtime differs
         _touch_all(context, time.time())
-        second = _build(engine, base_image, context, created)
+        second = _build(engine, repro_engine, base_image, context, created)
         (context / "app" / "data.txt").write_text("payloaD\n")  # one byte
-        changed = _build(engine, base_image, context, created)
+        changed = _build(engine, repro_engine, base_image, context, created)
         yield Builds(base_image, first, second, changed, created)
     finally:
         for image_id in reversed(created):
             with contextlib.suppress(Exception):
                 engine.images.remove(image_id, force=True, noprune=False)
+        repro_engine.close()
 
 
 def test_raw_builds_differ_but_normalized_builds_are_identical(builds: Builds) -> None:
@@ -196,7 +175,8 @@ def test_loaded_image_id_is_the_config_digest(
 def test_one_byte_source_change_gives_another_id(builds: Builds) -> None:
     assert builds.changed.normalized.image_id != builds.first.normalized.image_id
     first, changed = builds.first.normalized, builds.changed.normalized
-    differing = [i for i, (a, b) in enumerate(zip(first.diff_ids, changed.diff_ids)) if a != b]
+    pairs = zip(first.diff_ids, changed.diff_ids, strict=True)
+    differing = [i for i, (a, b) in enumerate(pairs) if a != b]
     assert differing == [first.base_layer_count]  # only the COPY layer
 
 

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ from reprobuild.image.normalize import (
 SDE = 1_700_000_000
 
 
-def _entry(name: str, kind: bytes = tarfile.REGTYPE, **fields: object) -> tuple[tarfile.TarInfo, bytes]:
+def _entry(
+    name: str, kind: bytes = tarfile.REGTYPE, **fields: object
+) -> tuple[tarfile.TarInfo, bytes]:
     info = tarfile.TarInfo(name)
     info.type = kind
     data = bytes(fields.pop("data", b""))  # type: ignore[call-overload]
@@ -139,7 +142,7 @@ def test_canonical_config_drops_build_traces() -> None:
     assert encode_config(result) == encode_config(dict(reversed(list(result.items()))))
 
 
-def _saved_tar(path: Path, layers: list[bytes], config: dict[str, object]) -> None:
+def _saved_tar(path: Path, layers: list[bytes], config: Mapping[str, object]) -> None:
     with tarfile.open(path, "w") as tar:
         names = []
         for index, layer in enumerate(layers):
@@ -163,9 +166,8 @@ def test_saved_rewrite_keeps_base_layers_byte_for_byte(tmp_path: Path) -> None:
     top_id = "sha256:" + hashlib.sha256(top).hexdigest()
     config = {"rootfs": {"type": "layers", "diff_ids": [base_id, top_id]}, "history": []}
     _saved_tar(tmp_path / "saved.tar", [base, top], config)
-    result = _rewrite_saved(
-        tmp_path / "saved.tar", tmp_path / "out.tar", (base_id,), SDE, ("x:y",), origin="t"
-    )
+    with (tmp_path / "saved.tar").open("rb") as saved:
+        result = _rewrite_saved(saved, tmp_path / "out.tar", (base_id,), SDE, ("x:y",), origin="t")
     assert result.diff_ids[0] == base_id and result.diff_ids[1] != top_id
     with tarfile.open(tmp_path / "out.tar") as out:
         manifest = json.loads(out.extractfile("manifest.json").read())  # type: ignore[union-attr]
@@ -180,7 +182,7 @@ def test_saved_rewrite_refuses_an_image_not_built_on_the_base(tmp_path: Path) ->
     layer = _layer([_entry("a", data=b"a")]).getvalue()
     layer_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     _saved_tar(tmp_path / "saved.tar", [layer], {"rootfs": {"diff_ids": [layer_id]}})
-    with pytest.raises(NormalizeError, match="base image's layers"):
-        _rewrite_saved(
-            tmp_path / "saved.tar", tmp_path / "o.tar", ("sha256:other",), SDE, (), origin="t"
-        )
+    with (tmp_path / "saved.tar").open("rb") as saved, pytest.raises(
+        NormalizeError, match="base image's layers"
+    ):
+        _rewrite_saved(saved, tmp_path / "o.tar", ("sha256:other",), SDE, (), origin="t")

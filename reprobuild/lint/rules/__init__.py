@@ -10,10 +10,9 @@ from functools import cache
 
 from reprobuild.lint.rule import Rule, Target
 
-__all__ = ["RULE_MODULES", "all_rules", "get_rule", "rules_for"]
+__all__ = ["KNOWN_CODES", "RULE_MODULES", "all_rules", "get_rule", "rules_for"]
 
-RULE_MODULES: tuple[str, ...] = (
-    # Lockfile rules
+LOCK_RULE_MODULES: tuple[str, ...] = (
     "rb101_missing_hash",
     "rb102_unpinned_requirement",
     "rb103_vcs_not_pinned_to_commit",
@@ -23,7 +22,8 @@ RULE_MODULES: tuple[str, ...] = (
     "rb107_lock_out_of_date",
     "rb108_weak_hash_only",
     "rb109_sdist_only",
-    # Dockerfile rules
+)
+DOCKERFILE_RULE_MODULES: tuple[str, ...] = (
     "rb201_from_not_pinned",
     "rb202_from_unresolvable",
     "rb203_latest_or_no_tag",
@@ -39,22 +39,36 @@ RULE_MODULES: tuple[str, ...] = (
 )
 
 
+RULE_MODULES: tuple[str, ...] = LOCK_RULE_MODULES + DOCKERFILE_RULE_MODULES
+_MODULES_BY_TARGET = {Target.LOCK: LOCK_RULE_MODULES, Target.DOCKERFILE: DOCKERFILE_RULE_MODULES}
+
+
+def code_of(module: str) -> str:
+    """``rb101_missing_hash`` -> ``RB101`` (a test checks every RULE.code agrees)."""
+    return module.split("_", 1)[0].upper()
+
+
+KNOWN_CODES: frozenset[str] = frozenset(code_of(m) for m in RULE_MODULES)
+"""Every rule code, known without importing a rule (config validation stays cheap)."""
+
+
 @cache
-def all_rules() -> tuple[Rule, ...]:
+def rules_for(target: Target) -> tuple[Rule, ...]:
+    """The rules of one target; linting only lockfiles never imports the Dockerfile rules."""
     rules: list[Rule] = []
-    for name in RULE_MODULES:
+    for name in _MODULES_BY_TARGET[target]:
         module = importlib.import_module(f"{__name__}.{name}")
         rule = module.RULE
-        if not isinstance(rule, Rule):
-            raise TypeError(f"{name}.RULE is not a Rule")
+        if not isinstance(rule, Rule) or rule.target is not target:
+            raise TypeError(f"{name}.RULE is not a {target.value} Rule")
         rules.append(rule)
     return tuple(rules)
+
+
+def all_rules() -> tuple[Rule, ...]:
+    return rules_for(Target.LOCK) + rules_for(Target.DOCKERFILE)
 
 
 def get_rule(code: str) -> Rule | None:
     code = code.strip().upper()
     return next((r for r in all_rules() if r.code == code), None)
-
-
-def rules_for(target: Target) -> tuple[Rule, ...]:
-    return tuple(r for r in all_rules() if r.target is target)
