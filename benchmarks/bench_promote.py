@@ -12,7 +12,8 @@ with ``reprobuild promote`` (a fresh interpreter: start-up included), with ``doc
 from .services/env; the image is removed from the engine before each pull), and with
 ``skopeo copy --all``. Every tool talks to the registries through a counting TCP relay,
 so "bytes" is every byte sent over the connections in both directions (HTTP included).
-Prints bytes, time and the ratios; asserts nothing.
+Prints bytes, wall time, the tools' own CPU time (robust when the machine is busy; docker's
+work happens in dockerd and is not counted) and the ratios; asserts nothing.
 
     python benchmarks/bench_promote.py [--layers 4] [--layer-mib 32]
 """
@@ -27,6 +28,7 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -99,6 +101,8 @@ class Relay:
 class Measure:
     seconds: float
     bytes: int
+    cpu: float
+    """User + system CPU seconds of the tool's processes (not dockerd's)."""
 
 
 @contextlib.contextmanager
@@ -153,12 +157,15 @@ def timed(commands: list[list[str]], relays: list[Relay], env: dict[str, str]) -
     for relay in relays:
         relay.take()
     start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     for command in commands:
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
     seconds = time.perf_counter() - start
-    return Measure(seconds, sum(relay.take() for relay in relays))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measure(seconds, sum(relay.take() for relay in relays), cpu)
 
 
 def services_env() -> dict[str, str]:
@@ -256,11 +263,11 @@ def report(results: dict[tuple[str, str], Measure], image_bytes: int) -> None:
     titles = {"same": "(a) same registry", "cross": "(b) to a second registry"}
     for scenario, title in titles.items():
         print(f"\n{title}")
-        print(f"  {'tool':<12}{'time s':>9}{'MiB moved':>12}{'x image':>9}")
+        print(f"  {'tool':<12}{'time s':>9}{'cpu s':>8}{'MiB moved':>12}{'x image':>9}")
         for tool in ("reprobuild", "docker", "skopeo"):
             m = results[(scenario, tool)]
             print(
-                f"  {tool:<12}{m.seconds:>9.2f}{m.bytes / 2**20:>12.2f}"
+                f"  {tool:<12}{m.seconds:>9.2f}{m.cpu:>8.2f}{m.bytes / 2**20:>12.2f}"
                 f"{m.bytes / image_bytes:>9.3f}"
             )
         ours = results[(scenario, "reprobuild")]

@@ -340,9 +340,12 @@ cmd_status() {
     cat "$ENV_FILE"
     # shellcheck disable=SC1090
     source "$ENV_FILE"
-    engine_answers "$DOCKER_HOST" && log "engine answers" || log "engine does NOT answer"
-    mirror_answers "${REPROBUILD_TEST_MIRROR##*:}" && log "mirror answers" ||
+    if engine_answers "$DOCKER_HOST"; then log "engine answers"; else log "engine does NOT answer"; fi
+    if mirror_answers "${REPROBUILD_TEST_MIRROR##*:}"; then
+        log "mirror answers"
+    else
         log "mirror does NOT answer"
+    fi
 }
 
 case "${1:-}" in

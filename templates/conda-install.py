@@ -65,6 +65,10 @@ async def install(manifest_path: Path, prefix: Path) -> None:
         expected = (entry["name"], entry["version"], entry["build"])
         if found != expected:
             fail(f"{path.name}: info/index.json says {found}, the lock pins {expected}")
+        # The conda-meta record carries both digests of the archive actually installed
+        # (rattler computes only the sha256 of a local file).
+        record.sha256 = bytes.fromhex(sha256)
+        record.md5 = bytes.fromhex(md5)
         records.append(record)
     await rattler.install(
         records,
@@ -73,6 +77,10 @@ async def install(manifest_path: Path, prefix: Path) -> None:
         execute_link_scripts=False,
         show_progress=False,
     )
+    # rattler writes the conda-meta records owner-only (0600); the image runs as a
+    # non-root user by default, and conda tooling there must be able to read them.
+    for record_file in (prefix / "conda-meta").iterdir():
+        record_file.chmod(0o644)
     print(f"reprobuild conda install: {len(records)} packages into {prefix}")
 
 

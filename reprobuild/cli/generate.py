@@ -11,7 +11,8 @@ import typer
 from reprobuild.cli.options import ConfigOption, cli_errors
 
 if TYPE_CHECKING:
-    from reprobuild.generate.pins import Resolver
+    from reprobuild.config import ProjectConfig
+    from reprobuild.generate.pins import PinnedImage, Resolver
 
 __all__ = ["generate"]
 
@@ -97,6 +98,24 @@ def generate(
             print(f"warning: {warning}", file=sys.stderr)
 
 
-def _registry_resolver(project: object) -> Resolver | None:
-    # Wired to the registry client once it exists; until then generation needs pins.
-    return None
+def _registry_resolver(project: ProjectConfig) -> Resolver:
+    """Resolve a tag through the registry client (mirrors from the config honoured);
+    the pin keeps the canonical name, and per-platform children for multi-arch indexes."""
+
+    def resolve(reference: str) -> PinnedImage:
+        from reprobuild.generate.pins import PinnedImage
+        from reprobuild.registry.client import RegistryClient
+        from reprobuild.registry.reference import parse_reference
+
+        with RegistryClient.from_project(project) as client:
+            resolved = client.resolve(parse_reference(reference), platforms=True)
+        platforms = tuple(
+            sorted(
+                (f"{c.platform.os}/{c.platform.architecture}", c.digest)
+                for c in resolved.children
+                if c.platform is not None
+            )
+        )
+        return PinnedImage(digest=resolved.digest, platforms=platforms)
+
+    return resolve

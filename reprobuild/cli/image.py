@@ -190,6 +190,8 @@ def _progress_printer(quiet: bool):  # type: ignore[no-untyped-def]
     live = sys.stderr.isatty() and not os.environ.get("CI")
 
     def emit(line: str) -> None:
+        if not line.strip():
+            return
         if live and line.startswith(("Step ", "#", "building ", "engine ")):
             sys.stderr.write(f"\x1b[1m{line}\x1b[0m\n")
         else:

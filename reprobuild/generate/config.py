@@ -43,6 +43,7 @@ from packaging.version import InvalidVersion, Version
 
 from reprobuild.config import ProjectConfig
 from reprobuild.errors import ConfigError
+from reprobuild.registry.mirrors import REGISTRY_CONFIG_KEYS
 
 __all__ = ["GENERATE_KEYS", "ImageConfig", "image_config_from"]
 
@@ -57,7 +58,7 @@ GENERATE_KEYS = frozenset(
     }
 )
 # Sections owned by other subsystems; known here so that a typo at the top level is caught.
-OTHER_KEYS = frozenset({"lint", "promotion", "registry-mirrors", "insecure-registries", "record"})
+OTHER_KEYS = frozenset({"lint", "promotion", "record"}) | REGISTRY_CONFIG_KEYS
 
 LOCKFILE_CANDIDATES = (
     "uv.lock",

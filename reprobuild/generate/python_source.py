@@ -13,9 +13,10 @@ archive, hash-verified end to end:
    pin file (``"debs"`` section), so later fetches, ``generate`` and ``generate --check``
    are offline and a changed archive is detected (a download must match the pin).
 3. ``generate`` writes ``.reprobuild/debs.sha256`` from the pins; the Dockerfile checks
-   every file with ``sha256sum --check`` and installs, with ``dpkg`` and no network, the
-   ones whose package the base does not already have (what apt would do: installed
-   packages are left alone; an installed version too old for a dependency fails loudly).
+   every file with ``sha256sum --check`` and installs, with ``apt-get install ./file.deb…``
+   (apt orders Pre-Depends; it has no index in the image, so these files are all it can
+   use) and no network, the ones whose package the base does not already have: installed
+   packages are left alone, as apt would; one too old for a dependency fails loudly.
 
 ``apt-packages = { name = "version" }`` adds pinned OS packages on any base.
 Resolving with an empty dpkg status makes the closure independent of the base image

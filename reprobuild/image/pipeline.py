@@ -33,6 +33,7 @@ __all__ = [
     "LintFailedError",
     "build_from_inputs",
     "buildkit_reasons",
+    "frontend_gaps",
     "ruleset_version",
 ]
 
@@ -49,6 +50,14 @@ _BUILDKIT_ONLY = (
      "`RUN --mount/--network/--security`"),
     (re.compile(r"^\s*(COPY|ADD)\b[^\n]*--(chmod|link|parents|exclude)\b", re.I | re.M),
      "`COPY --chmod/--link`"),
+)
+
+
+# Instructions newer than the dockerfile frontend an engine has built in (20.10 embeds
+# BuildKit 0.8 / dockerfile 1.2); `# syntax=` would fetch a newer frontend image instead.
+_FRONTEND_MIN_ENGINE = (
+    ("a heredoc", 23),  # dockerfile 1.4 (BuildKit 0.10, Docker 23)
+    ("`ADD --checksum`", 25),  # dockerfile 1.6 [unverified which engine first embeds it]
 )
 
 
@@ -93,6 +102,16 @@ def ruleset_version() -> str:
 def buildkit_reasons(dockerfile_text: str) -> list[str]:
     """Features of ``dockerfile_text`` the legacy builder cannot build."""
     return [why for pattern, why in _BUILDKIT_ONLY if pattern.search(dockerfile_text)]
+
+
+def frontend_gaps(reasons: list[str], engine_version: str) -> list[str]:
+    """The BuildKit-only features the engine's built-in Dockerfile frontend cannot parse
+    (none when the Dockerfile names its frontend with ``# syntax=``)."""
+    if "a `# syntax=` directive" in reasons:
+        return []
+    match = re.match(r"(\d+)\.", engine_version)
+    major = int(match.group(1)) if match else 0
+    return [why for why, minimum in _FRONTEND_MIN_ENGINE if why in reasons and major < minimum]
 
 
 def _sha256(data: bytes) -> str:
@@ -194,6 +213,14 @@ def build_from_inputs(
                 f"{_relative(dockerfile_path, root)} uses {', '.join(reasons)}, which only "
                 "BuildKit builds; no BuildKit-capable docker CLI was found (set "
                 "REPROBUILD_DOCKER_CLI, or rewrite those instructions)"
+            )
+        gaps = frontend_gaps(reasons, engine.info().version) if reasons else []
+        if gaps:
+            raise UnsupportedDockerfileError(
+                f"{_relative(dockerfile_path, root)} uses {', '.join(gaps)}, which the "
+                f"Dockerfile frontend built into engine {engine.info().version} cannot parse; "
+                "add a `# syntax=docker/dockerfile:1.7@sha256:…` line (pulled through your "
+                "registry) or rewrite those instructions"
             )
 
         wheels = 0

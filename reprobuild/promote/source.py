@@ -1,13 +1,12 @@
 """What is promoted: ``repo@sha256:…``, a tag resolved on request, or a record file.
 
-A record is the JSON file ``reprobuild image`` writes (schema ``reprobuild.record/1``).
-Only the fields promotion needs are read here: the pushed reference, the manifest
+A record is the JSON file ``reprobuild image`` writes (schema ``reprobuild.record/1``,
+:mod:`reprobuild.image.record`); promotion uses its pushed reference and manifest
 digest, the image ID and the lint counts by severity.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,29 +18,7 @@ from reprobuild.registry.reference import ImageRef, parse_reference, validate_di
 if TYPE_CHECKING:
     from reprobuild.registry.client import RegistryClient
 
-__all__ = ["RECORD_SCHEMA", "ImageRecord", "PromotionSource", "load_record", "resolve_source"]
-
-RECORD_SCHEMA = "reprobuild.record/1"
-
-# Stop-gap reader: the record module (reprobuild/image/record.py) was being written at
-# the same time. Each field is looked up under the names below, first match wins.
-_REFERENCE_KEYS = (
-    "push.reference",
-    "pushed.reference",
-    "image.pushed_reference",
-    "pushed_reference",
-    "reference",
-)
-_DIGEST_KEYS = (
-    "push.digest",
-    "push.manifest_digest",
-    "pushed.digest",
-    "pushed.manifest_digest",
-    "image.manifest_digest",
-    "manifest_digest",
-)
-_IMAGE_ID_KEYS = ("image.id", "image.image_id", "image_id")
-_LINT_KEYS = ("lint.counts", "lint.by_severity", "lint.summary", "lint")
+__all__ = ["ImageRecord", "PromotionSource", "load_record", "resolve_source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,32 +65,23 @@ class PromotionSource:
 
 
 def load_record(path: Path) -> ImageRecord:
-    where = str(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot read the record: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{where}: not a reprobuild record (invalid JSON: {exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != RECORD_SCHEMA:
+    """The promotion-relevant part of a record (read by :mod:`reprobuild.image.record`)."""
+    from reprobuild.image.record import load_record as load_build_record
+
+    record = load_build_record(path)
+    if record.push is None:
         raise ConfigError(
-            f"{where}: schema: expected {RECORD_SCHEMA!r} (a file written by `reprobuild image`)"
+            f"{path}: push: the image was not pushed; build with `reprobuild image --push` "
+            "(promotion copies from the pushed digest)"
         )
-    reference = _first(data, _REFERENCE_KEYS)
-    digest = _first(data, _DIGEST_KEYS)
-    if not isinstance(reference, str) or not isinstance(digest, str):
-        raise ConfigError(
-            f"{where}: the record has no pushed reference and manifest digest; "
-            "build with `reprobuild image --push`"
-        )
-    ref = parse_reference(reference)
-    ref = ImageRef(ref.registry, ref.repository, digest=validate_digest(digest))
-    image_id = _first(data, _IMAGE_ID_KEYS)
+    pushed = parse_reference(record.push.reference)
     return ImageRecord(
         path=path,
-        reference=ref,
-        image_id=image_id if isinstance(image_id, str) else None,
-        lint_counts=_lint_counts(_first(data, _LINT_KEYS)),
+        reference=ImageRef(
+            pushed.registry, pushed.repository, digest=validate_digest(record.push.digest)
+        ),
+        image_id=record.image_id,
+        lint_counts=dict(record.lint.counts),
     )
 
 
@@ -140,22 +108,3 @@ def resolve_source(
     return PromotionSource(
         ref=ImageRef(ref.registry, ref.repository, digest=digest), resolved_from=ref.canonical
     )
-
-
-def _first(data: Mapping[str, Any], paths: tuple[str, ...]) -> Any:
-    for dotted in paths:
-        value: Any = data
-        for part in dotted.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is not None:
-            return value
-    return None
-
-
-def _lint_counts(value: Any) -> Mapping[str, int] | None:
-    if not isinstance(value, dict):
-        return None
-    counts = value.get("counts", value)
-    if not isinstance(counts, dict):
-        return None
-    return {str(k).lower(): int(v) for k, v in counts.items() if isinstance(v, int)}

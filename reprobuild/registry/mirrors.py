@@ -25,7 +25,10 @@ from reprobuild.registry.reference import (
     is_loopback_host,
 )
 
-__all__ = ["Endpoint", "RegistrySettings"]
+__all__ = ["REGISTRY_CONFIG_KEYS", "Endpoint", "RegistrySettings"]
+
+# The top-level [tool.reprobuild] keys read here (for config validators elsewhere).
+REGISTRY_CONFIG_KEYS = frozenset({"registry-mirrors", "insecure-registries", "registry-ca-files"})
 
 _HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 

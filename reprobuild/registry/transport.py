@@ -137,7 +137,7 @@ class RegistryTransport:
             try:
                 response = client.send(request, stream=True)
             except httpx.TransportError as exc:
-                if retry and attempt < self.max_attempts:
+                if retry and attempt < self.max_attempts and not _is_untrusted_certificate(exc):
                     log.debug("%s %s: %s; retrying", method, url, type(exc).__name__)
                     self.sleep(self.backoff_delay(attempt))
                     continue
@@ -444,11 +444,20 @@ def media_type_of(header: str | None) -> str:
 def transport_reason(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
+    if _is_untrusted_certificate(exc):
+        return (
+            "its TLS certificate is not trusted: give its CA in [tool.reprobuild] "
+            "registry-ca-files, or a bundle in SSL_CERT_FILE"
+        )
     if isinstance(exc, httpx.ConnectError):
         return "connection refused or failed"
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return "connection closed by the server mid-response"
     return type(exc).__name__
+
+
+def _is_untrusted_certificate(exc: httpx.TransportError) -> bool:
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
 def _plain_http_allowed(host: str, settings: RegistrySettings) -> bool:
@@ -460,7 +469,7 @@ def _trust_nothing() -> ssl.SSLContext:
     return context
 
 
-_CONTEXTS: dict[Path | None, ssl.SSLContext] = {}
+_CONTEXTS: dict[tuple[str, Path | None], ssl.SSLContext] = {}
 
 
 _CONTEXTS_LOCK = threading.Lock()
@@ -468,20 +477,20 @@ _CONTEXTS_LOCK = threading.Lock()
 
 def _ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     """System trust (SSL_CERT_FILE / REQUESTS_CA_BUNDLE / certifi), plus a registry's CA;
-    built once per process (loading a CA bundle is slow)."""
-    with _CONTEXTS_LOCK:
-        context = _CONTEXTS.get(ca_file)
-        if context is None:
-            context = _CONTEXTS[ca_file] = _new_ssl_context(ca_file)
-        return context
-
-
-def _new_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
+    built once per process and bundle (loading a CA bundle is slow)."""
     bundle = os.environ.get("SSL_CERT_FILE") or os.environ.get("REQUESTS_CA_BUNDLE")
     if not bundle or not Path(bundle).is_file():
         import certifi
 
         bundle = certifi.where()
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get((bundle, ca_file))
+        if context is None:
+            context = _CONTEXTS[(bundle, ca_file)] = _new_ssl_context(bundle, ca_file)
+        return context
+
+
+def _new_ssl_context(bundle: str, ca_file: Path | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=bundle)
     if ca_file is not None:
         try:

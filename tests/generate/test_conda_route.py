@@ -9,6 +9,8 @@ but 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -178,7 +180,8 @@ def test_pip_packages_need_the_environments_python(tmp_path: Path) -> None:
     project = _project(tmp_path, "conda-lock.yml", lock)
     config = image_config_from(load_config(start=project))
     with pytest.raises(ReprobuildError, match="no conda python and pip"):
-        generate_conda(config, read_lock(config.lockfile), PinFile.load(project / "reprobuild.pins.json"))
+        pins = PinFile.load(project / "reprobuild.pins.json")
+        generate_conda(config, read_lock(config.lockfile), pins)
 
 
 # ------------------------------------------------------------------ fetch
@@ -210,10 +213,8 @@ def seeded_cache(tmp_path: Path) -> BlobCache:
     for sha256 in (INSTALLER.wheel_for("linux/amd64").sha256, ATTRS.sha256):
         blob = source.get(sha256)
         if blob is None:
-            pytest.fail(f"{TEST_CACHE} lacks {sha256}: run `python scripts/prefetch_test_wheels.py`")
-        with blob.open("rb") as handle:
-            cache.put(iter(lambda h=handle: h.read(1 << 20), b""), expected_sha256=sha256,
-                      what=sha256)
+            pytest.fail(f"{TEST_CACHE} lacks {sha256}: run scripts/prefetch_test_wheels.py")
+        cache.put([blob.read_bytes()], expected_sha256=sha256, what=sha256)
         cache.remember_name(sha256, source.name_of(sha256) or sha256)
     return cache
 
@@ -379,15 +380,11 @@ def test_build_installs_the_exact_packages(
             assert record["fn"] == package.filename
             assert sorted(record["files"]) == sorted(package.payload)
             for path, data in package.payload.items():
-                import hashlib
-
                 assert report["files"][path] == hashlib.sha256(data).hexdigest()
         assert report["hello"] == "hello from a conda package\n"
     finally:
         for image in [tag, *reversed(built)]:
             if image.removeprefix("sha256:")[:12] in base_image.image_id:
                 continue  # never the shared base image
-            try:
+            with contextlib.suppress(docker.errors.APIError):  # gone with its child
                 engine.images.remove(image)
-            except docker.errors.APIError:
-                pass

@@ -329,3 +329,22 @@ def test_fault_proxy_cuts_alters_and_injects(
     assert _request(limited.address, "GET", "/v2/")[0] == 200  # not matched
     assert _request(limited.address, "GET", path)[2] == data  # fault used up
     assert limited.counts[("GET", path)] == 2
+
+
+def test_fault_proxy_in_front_of_tls_token_registry(
+    fault_proxy: Callable[..., Proxy], registry_token: RegistryInfo
+) -> None:
+    proxy = fault_proxy(registry_token.url, delay_s=0.01)
+    status, headers, _ = _request(proxy.address, "GET", "/v2/")
+    assert status == 401
+    challenge = headers.get("Www-Authenticate") or headers.get("WWW-Authenticate") or ""
+    assert challenge.startswith("Bearer realm=")
+    assert proxy.faulted[("GET", "/v2/")] == 1
+
+
+def test_scope_parse_keeps_colons_in_names() -> None:
+    from tests.harness.token_issuer import Scope
+
+    scope = Scope.parse("repository:127.0.0.1:5000/team/app:pull,push")
+    assert scope == Scope("repository", "127.0.0.1:5000/team/app", ("pull", "push"))
+    assert Scope.parse("registry:catalog:*").actions == ("*",)

@@ -17,7 +17,7 @@ from reprobuild.engine import (
 )
 from reprobuild.engine.connect import resolve_address
 from reprobuild.engine.streams import parse_build_stream, parse_push_stream
-from reprobuild.image.pipeline import buildkit_reasons
+from reprobuild.image.pipeline import buildkit_reasons, frontend_gaps
 
 DIGEST = "sha256:" + "1" * 64
 
@@ -139,3 +139,11 @@ def test_buildkit_only_features_are_detected(text: str, reason: str) -> None:
 
 def test_plain_dockerfile_needs_no_buildkit() -> None:
     assert buildkit_reasons("FROM x\nCOPY a b\nRUN echo '<<not a heredoc'\n") == []
+
+
+def test_heredoc_needs_a_newer_frontend_than_20_10_embeds() -> None:
+    reasons = buildkit_reasons("FROM x\nRUN <<EOF\necho hi\nEOF\n")
+    assert frontend_gaps(reasons, "20.10.24+dfsg1") == ["a heredoc"]
+    assert frontend_gaps(reasons, "27.3.1") == []
+    with_syntax = buildkit_reasons("# syntax=docker/dockerfile:1.7\nFROM x\nRUN <<EOF\nx\nEOF\n")
+    assert frontend_gaps(with_syntax, "20.10.24") == []

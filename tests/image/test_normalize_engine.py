@@ -222,8 +222,7 @@ def _push(engine: docker.DockerClient, image_id: str, repository: str) -> str:
         if "error" in chunk:
             raise AssertionError(f"push failed: {chunk['error']}")
         digest = str(chunk.get("aux", {}).get("Digest", digest))
-    engine.api.remove_image(f"{repository}:v1")
-    return digest
+    return digest  # the tag goes with the image (removed by ID, forced, at module end)
 
 
 def test_pushing_twice_gives_one_manifest_digest(

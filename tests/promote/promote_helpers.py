@@ -125,16 +125,43 @@ def _digest_of_chunks(chunks: Iterator[bytes]) -> str:
     return "sha256:" + hasher.hexdigest()
 
 
-def write_record(path: Path, image: LayeredImage, *, errors: int = 0) -> Path:
-    """A minimal ``reprobuild.record/1`` file (the fields promotion reads)."""
-    path.write_text(
-        json.dumps(
-            {
-                "schema": "reprobuild.record/1",
-                "image": {"id": image.config},
-                "push": {"reference": image.ref.name, "digest": image.digest},
-                "lint": {"counts": {"error": errors, "warning": 1, "info": 0}},
-            }
-        )
+def record_file(
+    path: Path, reference: str, digest: str, *, errors: int = 0, pushed: bool = True
+) -> Path:
+    """A ``reprobuild.record/1`` file as ``reprobuild image --push`` writes it."""
+    from reprobuild.image.record import (
+        BuildRecord,
+        EngineRecord,
+        LintSummary,
+        PushRecord,
+        write_record,
     )
+
+    sha = "sha256:" + "0" * 64
+    record = BuildRecord(
+        tool_version="test",
+        project="demo",
+        git=None,
+        lint=LintSummary(ruleset="1", counts={"error": errors, "warning": 1, "info": 0}, files=2),
+        dockerfile="Dockerfile",
+        dockerfile_sha256=sha,
+        dockerfile_generated=False,
+        config=None,
+        config_sha256=None,
+        locks=(),
+        base_images=(),
+        build_args={},
+        source_date_epoch=0,
+        engine=EngineRecord("28", "1.50", "overlay2", "linux/amd64", False, "buildkit"),
+        context_sha256=sha,
+        image_id=sha,
+        diff_ids=(),
+        normalized=True,
+        push=PushRecord(reference, digest) if pushed else None,
+    )
+    write_record(path, record)
     return path
+
+
+def write_record(path: Path, image: LayeredImage, *, errors: int = 0) -> Path:
+    return record_file(path, image.ref.name + ":latest", image.digest, errors=errors)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from promote_helpers import record_file
 
 from reprobuild.config import load_config
 from reprobuild.errors import ConfigError, UsageError
+from reprobuild.image.record import RecordError
 from reprobuild.promote.audit import AuditEntry, append_entry, read_entries
 from reprobuild.promote.mirror import MirrorTarget, find_pinned_images
 from reprobuild.promote.plan import (
@@ -35,18 +36,14 @@ def project(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def record(tmp_path: Path, errors: int | None = 0, **extra: object) -> Path:
-    data: dict[str, object] = {
-        "schema": "reprobuild.record/1",
-        "image": {"id": "sha256:" + "c" * 64},
-        "push": {"reference": "registry.lan/staging/app:1", "digest": DIGEST},
-        **extra,
-    }
-    if errors is not None:
-        data["lint"] = {"counts": {"error": errors, "warning": 3}}
-    path = tmp_path / "record.json"
-    path.write_text(json.dumps(data))
-    return path
+def record(tmp_path: Path, errors: int = 0, *, pushed: bool = True) -> Path:
+    return record_file(
+        tmp_path / "record.json",
+        "registry.lan/staging/app:1",
+        DIGEST,
+        errors=errors,
+        pushed=pushed,
+    )
 
 
 def test_no_policy_allows_everything_and_tags_are_immutable(tmp_path: Path) -> None:
@@ -82,8 +79,8 @@ def test_required_record_must_have_passed_lint(tmp_path: Path) -> None:
     dests = parse_destinations(["registry.lan/prod/app"])
     failed = resolve_source(str(record(tmp_path, errors=2)), None, resolve_tag=False)
     assert "lint did not pass (2 errors)" in policy.check_request(failed, dests)[0]
-    no_lint = resolve_source(str(record(tmp_path, errors=None)), None, resolve_tag=False)
-    assert "no lint result" in policy.check_request(no_lint, dests)[0]
+    with pytest.raises(ConfigError, match="reprobuild image --push"):
+        resolve_source(str(record(tmp_path, pushed=False)), None, resolve_tag=False)
 
 
 def test_unknown_policy_key_is_an_error(tmp_path: Path) -> None:
@@ -125,7 +122,9 @@ def test_immutable_tags_refuse_a_retag_unless_allowed(tmp_path: Path) -> None:
     reasons = policy.check_plan(plan, allow_retag=False)
     assert len(reasons) == 1 and "prod/app:v1" in reasons[0] and "--allow-retag" in reasons[0]
     assert policy.check_plan(plan, allow_retag=True) == []
-    assert not _plan((TagStep("v1", DIGEST, TagAction.UNCHANGED),)).has_work
+    unchanged = _plan((TagStep("v1", DIGEST, TagAction.UNCHANGED),))
+    assert not unchanged.has_work and "nothing to do" in unchanged.describe()[-1]
+    assert "retag tag v1 (now sha256:bbb" in "\n".join(plan.describe())
 
 
 def test_source_forms(tmp_path: Path) -> None:
@@ -137,7 +136,7 @@ def test_source_forms(tmp_path: Path) -> None:
     assert loaded.reference.name == "registry.lan/staging/app" and loaded.lint_passed
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "something/else"}')
-    with pytest.raises(ConfigError, match=r"reprobuild\.record/1"):
+    with pytest.raises(RecordError, match=r"reprobuild\.record/1"):
         load_record(bad)
     with pytest.raises(UsageError, match="destination is registry/repo"):
         parse_destinations([f"registry.lan/a@{DIGEST}"])

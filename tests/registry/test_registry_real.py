@@ -374,3 +374,40 @@ def test_429_retry_after_is_honoured(
     ):
         client.resolve(parse_reference(f"{always.address}/multiarch/demo:1.0"))
     assert info.value.code == "TOOMANYREQUESTS" and sleeps == [2.0, 2.0]
+
+
+def test_a_registry_that_hangs_times_out(
+    fault_proxy: Callable[..., Any],
+    registry_open: RegistryInfo,
+    multiarch_index: MultiArchIndex,
+) -> None:
+    proxy = fault_proxy(registry_open.host, delay_s=5.0)
+    sleeps = Sleeps()
+    client = proxy_client(
+        proxy.address, timeout=0.3, connect_timeout=0.3, max_attempts=2, sleep=sleeps
+    )
+    with client, pytest.raises(RegistryUnreachableError) as info:
+        client.resolve(parse_reference(f"{proxy.address}/multiarch/demo:1.0"))
+    assert "timed out" in str(info.value) and "2 attempts" in str(info.value)
+    assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
+def test_ca_bundle_from_the_environment(
+    registry_token: RegistryInfo, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    assert registry_token.ca_file and registry_token.username and registry_token.password
+    repo = parse_reference(f"{registry_token.host}/real/env-ca")
+    with client_for(registry_token) as client:
+        image = push_image(client, repo, arch="amd64", note="env-ca", tag="1")
+    # The registry as an explicit https:// mirror, trusted only through the environment.
+    settings = RegistrySettings(mirrors={"docker.io": (f"https://{registry_token.host}",)})
+    creds = {registry_token.host: _creds(registry_token.username, registry_token.password)}
+    untrusted = RegistryClient(settings, credentials=creds, docker_config=DockerConfig())
+    with untrusted, pytest.raises(RegistryUnreachableError, match="not trusted"):
+        untrusted.resolve(parse_reference("real/env-ca:1"))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv(variable, registry_token.ca_file)
+    with RegistryClient(settings, credentials=creds, docker_config=DockerConfig()) as client:
+        assert client.resolve(parse_reference("real/env-ca:1")).digest == image.digest
