@@ -8,8 +8,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
-echo "== reprobuild lint examples/pip-requirements examples/uv-project  (expected: clean, exit 0)"
-"$bin/reprobuild" lint examples/pip-requirements examples/uv-project
+echo "== reprobuild lint examples/{pip-requirements,uv-project,pylock,poetry-project}  (expected: clean, exit 0)"
+"$bin/reprobuild" lint examples/pip-requirements examples/uv-project examples/pylock \
+    examples/poetry-project
 clean=$?
 echo
 echo "== reprobuild lint examples/insecure  (expected: findings, exit 1)"

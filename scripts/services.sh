@@ -6,6 +6,7 @@
 #   scripts/services.sh down         stop what `up` started
 #   scripts/services.sh base-images  build (cached) and push the base images to the mirror
 #   scripts/services.sh status       print .services/env and whether the servers answer
+#   scripts/services.sh clean        down, then delete the engine's image store (cold cache)
 #
 # Idempotent and safe to rerun: leftovers of an earlier run (stale pid files, a dockerd
 # started with another mirror port, old .services/ dirs) are detected, never trusted.
@@ -323,7 +324,22 @@ cmd_down() {
         stop_pid "$pid"
     fi
     rm -rf "$MIRROR_DIR" "$ENV_FILE"
+    unmount_engine_leftovers
     log "down"
+}
+
+unmount_engine_leftovers() {  # dockerd leaves its data-root bind mount and netns mounts
+    local mnt
+    awk '{print $2}' /proc/mounts | { grep -E "^($ENGINE_DATA|$ENGINE_RUN)(/|$)" || true; } | sort -r |
+        while read -r mnt; do
+            umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+        done
+}
+
+cmd_clean() {  # down + drop the engine's image store (the base-image cache)
+    cmd_down
+    rm -rf "$ENGINE_DATA" "${REPROBUILD_TEST_CACHE:-/var/tmp/reprobuild-test}"
+    log "removed $ENGINE_DATA"
 }
 
 cmd_base_images() {
@@ -353,8 +369,9 @@ case "${1:-}" in
     down) cmd_down ;;
     base-images) cmd_base_images ;;
     status) cmd_status ;;
+    clean) cmd_clean ;;
     *)
-        echo "usage: $0 up|down|base-images|status" >&2
+        echo "usage: $0 up|down|base-images|status|clean" >&2
         exit 2
         ;;
 esac

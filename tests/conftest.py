@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -19,16 +19,25 @@ if TYPE_CHECKING:
     from tests.harness.fault_proxy import Proxy
     from tests.harness.types import BaseImage, RegistryInfo, Services
 
+T = TypeVar("T")
+
+
+def _or_fail(what: str, start: Callable[[], T], *errors: type[Exception]) -> T:
+    """Run ``start``; on one of ``errors`` fail the test with ``what: <reason>`` (no skip)."""
+    try:
+        return start()
+    except errors as err:
+        message = f"{what}: {err}"
+    # Outside the except block: the failure shows the reason once, without a chained trace.
+    pytest.fail(message, pytrace=False)
+
 
 @pytest.fixture(scope="session")
 def services() -> Services:
     """Engine + mirror from ``scripts/services.sh up`` (run once per session, idempotent)."""
     from tests.harness.services import ServicesError, ensure_services
 
-    try:
-        return ensure_services()
-    except ServicesError as err:
-        pytest.fail(f"cannot start the test servers: {err}", pytrace=False)
+    return _or_fail("cannot start the test servers", ensure_services, ServicesError)
 
 
 @pytest.fixture(scope="session")
@@ -36,11 +45,16 @@ def engine(services: Services) -> Iterator[docker.DockerClient]:
     """docker-py client for the session's engine."""
     import docker
 
-    try:
+    def connect() -> docker.DockerClient:
         client = docker.DockerClient(base_url=services.docker_host, timeout=900)
         client.ping()
-    except docker.errors.DockerException as err:
-        pytest.fail(f"the engine at {services.docker_host} does not answer: {err}", pytrace=False)
+        return client
+
+    client = _or_fail(
+        f"the engine at {services.docker_host} does not answer",
+        connect,
+        docker.errors.DockerException,
+    )
     yield client
     client.close()
 
@@ -61,10 +75,10 @@ def registry_open(
     from tests.harness.registry import RegistryStartError, start_registry
     from tests.harness.types import RegistryInfo
 
-    try:
-        running = start_registry(tmp_path_factory.mktemp("registry-open"))
-    except RegistryStartError as err:
-        pytest.fail(f"the open registry did not start: {err}", pytrace=False)
+    workdir = tmp_path_factory.mktemp("registry-open")
+    running = _or_fail(
+        "the open registry did not start", lambda: start_registry(workdir), RegistryStartError
+    )
     yield RegistryInfo(host=running.host, url=running.url)
     running.stop()
 
@@ -78,10 +92,12 @@ def registry_basic(
     from tests.harness.types import RegistryInfo
 
     auth = Htpasswd("alice", secrets.token_urlsafe(16))
-    try:
-        running = start_registry(tmp_path_factory.mktemp("registry-basic"), htpasswd=auth)
-    except RegistryStartError as err:
-        pytest.fail(f"the basic-auth registry did not start: {err}", pytrace=False)
+    workdir = tmp_path_factory.mktemp("registry-basic")
+    running = _or_fail(
+        "the basic-auth registry did not start",
+        lambda: start_registry(workdir, htpasswd=auth),
+        RegistryStartError,
+    )
     yield RegistryInfo(
         host=running.host, url=running.url, username=auth.username, password=auth.password
     )
@@ -95,7 +111,8 @@ def registry_token(
     """HTTPS registry with ``auth: token``; realm = an in-process issuer (``.issuer``).
 
     ``ca_file`` verifies the registry's self-signed TLS certificate (IP SAN 127.0.0.1).
-    The issuer knows user ``bob`` (all actions) with a random password.
+    The issuer knows user ``bob`` (all actions) with a random password; tests may
+    ``issuer.add_user(...)`` more, or set ``issuer.anonymous_actions = ("pull",)``.
     """
     from tests.harness.certs import make_self_signed
     from tests.harness.registry import RegistryStartError, Tls, TokenAuth, start_registry
@@ -113,15 +130,16 @@ def registry_token(
         issuer=issuer.issuer,
         rootcertbundle=issuer.rootcertbundle,
     )
+    tls = Tls(certificate=tls_pair.cert_path, key=tls_pair.key_path)
     try:
-        running = start_registry(
-            workdir / "registry",
-            token=auth,
-            tls=Tls(certificate=tls_pair.cert_path, key=tls_pair.key_path),
+        running = _or_fail(
+            "the token-auth registry did not start",
+            lambda: start_registry(workdir / "registry", token=auth, tls=tls),
+            RegistryStartError,
         )
-    except RegistryStartError as err:
+    except BaseException:
         issuer.close()
-        pytest.fail(f"the token-auth registry did not start: {err}", pytrace=False)
+        raise
     yield RegistryInfo(
         host=running.host,
         url=running.url,
@@ -139,15 +157,15 @@ def base_image(
     services: Services, engine: docker.DockerClient, registry_open: RegistryInfo
 ) -> BaseImage:
     """``library/python:<tag>`` (Debian bookworm + python3/venv/pip) in engine, mirror and
-    registry_open; ``FROM python:<tag>@<digest>`` resolves through the mirror."""
+    registry_open; ``FROM python:<tag>@<digest>`` (``.from_ref``) resolves through the mirror."""
     from tests.harness.base_images import BaseImageError, ensure_python_base
     from tests.harness.services import ServicesError, require_mirror
 
-    try:
+    def build() -> BaseImage:
         require_mirror(services)
         return ensure_python_base(engine, services.mirror, extra_registries=(registry_open,))
-    except (BaseImageError, ServicesError) as err:
-        pytest.fail(f"the python base image is not available: {err}", pytrace=False)
+
+    return _or_fail("the python base image is not available", build, BaseImageError, ServicesError)
 
 
 @pytest.fixture(scope="session")
@@ -156,16 +174,19 @@ def cuda_images(services: Services, engine: docker.DockerClient) -> dict[str, Ba
     from tests.harness.base_images import BaseImageError, ensure_cuda_images
     from tests.harness.services import ServicesError, require_mirror
 
-    try:
+    def build() -> dict[str, BaseImage]:
         require_mirror(services)
         return ensure_cuda_images(engine, services.mirror)
-    except (BaseImageError, ServicesError) as err:
-        pytest.fail(f"the CUDA stand-in images are not available: {err}", pytrace=False)
+
+    return _or_fail(
+        "the CUDA stand-in images are not available", build, BaseImageError, ServicesError
+    )
 
 
 @pytest.fixture
 def fault_proxy() -> Iterator[Callable[..., Proxy]]:
-    """Factory for loopback reverse proxies that inject faults; all closed after the test."""
+    """Factory ``fault_proxy(upstream, *, cut_after_bytes=None, delay_s=0, alter_body=None,
+    status_override=None, match=None, times=None) -> Proxy``; all closed after the test."""
     from tests.harness.fault_proxy import Proxy
 
     proxies: list[Proxy] = []

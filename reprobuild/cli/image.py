@@ -4,6 +4,8 @@ it, and write the build record (identity = image ID + pushed manifest digest).""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -97,18 +99,21 @@ def image(
     args = parse_key_values(build_arg, "--build-arg")
     if file is None:
         args = {**_provenance_args(git), **args}
-    progress = _progress_printer(quiet)
+    progress = _Progress(quiet)
 
     engine = connect()
     with engine:
         info = engine.info()
         progress(f"engine {info.version} (API {info.api_version}, {info.storage_driver}) at "
                  f"{info.host}")
-        outcome = build_from_inputs(
-            root, config=project, dockerfile=file, build_args=args,
-            source_date_epoch=epoch, nocache=no_cache, engine=engine, progress=progress,
-            base_image=base_image, cache_dir=cache_dir, network_mode=network,
-        )
+        try:
+            outcome = build_from_inputs(
+                root, config=project, dockerfile=file, build_args=args,
+                source_date_epoch=epoch, nocache=no_cache, engine=engine, progress=progress,
+                base_image=base_image, cache_dir=cache_dir, network_mode=network,
+            )
+        finally:
+            progress.close()
         for name in tags or []:
             repo, tag = _split_tag(name)
             engine.tag(outcome.image_id, repo, tag)
@@ -183,26 +188,47 @@ def _provenance_args(git: GitInfo | None) -> dict[str, str]:
     return args
 
 
-def _progress_printer(quiet: bool):  # type: ignore[no-untyped-def]
-    """Live lines on a terminal (step headers highlighted), plain lines in CI/pipes."""
-    if quiet:
-        return lambda line: None
-    live = sys.stderr.isatty() and not os.environ.get("CI")
+_HEADERS = ("Step ", "building ", "engine ", "built ", "normalized ", "The push refers")
+_BUILDKIT_STEP = re.compile(r"^#\d+ \[")
 
-    def emit(line: str) -> None:
-        if not line.strip():
+
+class _Progress:
+    """Build output for humans. On a terminal (and not in CI): step headers stay, the
+    step's own output scrolls by on one status line. Elsewhere: every line, plainly."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.live = sys.stderr.isatty() and not os.environ.get("CI")
+        self.width = shutil.get_terminal_size().columns
+        self.status = False
+
+    def __call__(self, line: str) -> None:
+        if self.quiet or not line.strip():
             return
-        if live and line.startswith(("Step ", "#", "building ", "engine ")):
+        if not self.live:
+            sys.stderr.write(line + "\n")
+        elif line.startswith(_HEADERS) or _BUILDKIT_STEP.match(line):
+            self._clear()
             sys.stderr.write(f"\x1b[1m{line}\x1b[0m\n")
         else:
-            sys.stderr.write(line + "\n")
+            text = " ".join(line.split())[: max(self.width - 4, 10)]
+            sys.stderr.write(f"\r\x1b[K  {text}")
+            self.status = True
         sys.stderr.flush()
 
-    return emit
+    def _clear(self) -> None:
+        if self.status:
+            sys.stderr.write("\r\x1b[K")
+            self.status = False
+
+    def close(self) -> None:
+        if self.live and not self.quiet:
+            self._clear()
+            sys.stderr.flush()
 
 
 def _push(
-    engine: Engine, project: ProjectConfig, reference: str, image_id: str, progress: object
+    engine: Engine, project: ProjectConfig, reference: str, image_id: str, progress: _Progress
 ) -> PushRecord:
     from reprobuild.engine import PushError
     from reprobuild.image.record import PushRecord
@@ -211,7 +237,8 @@ def _push(
 
     repo, tag = reference.rsplit(":", 1)
     engine.tag(image_id, repo, tag)
-    digest = engine.push(repo, tag, progress=progress)  # type: ignore[arg-type]
+    digest = engine.push(repo, tag, progress=progress)
+    progress.close()
     with RegistryClient.from_project(project) as client:
         served = client.resolve(parse_reference(reference)).digest
     if served != digest:

@@ -115,7 +115,7 @@ def verify(
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {output_format!r}")
     recorded = load_record(record)
-    root = (project or record.resolve().parent).resolve()
+    root = (project or _project_root(record, recorded)).resolve()
     progress = _progress(quiet)
     with connect() as engine:
         if image is not None:
@@ -128,6 +128,20 @@ def verify(
         print(verdict.render())
     if not verdict.match:
         raise typer.Exit(1)
+
+
+def _project_root(record_path: Path, recorded: BuildRecord) -> Path:
+    """The recorded project directory: the record's ``project`` when it is absolute, else
+    the record's own directory, else ``project`` relative to the current directory —
+    the first that holds the recorded Dockerfile (or config)."""
+    marker = recorded.dockerfile if not recorded.dockerfile_generated else recorded.config
+    named = Path(recorded.project)
+    candidates = [named] if named.is_absolute() else []
+    candidates += [record_path.resolve().parent, Path.cwd() / named]
+    for candidate in candidates:
+        if candidate.is_dir() and (marker is None or (candidate / marker).exists()):
+            return candidate
+    return record_path.resolve().parent
 
 
 def _progress(quiet: bool) -> Any:

@@ -14,6 +14,7 @@ cache and kept only if its sha256 is the pinned one.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -82,6 +83,15 @@ def _prepare(state: Path, request: DebRequest) -> None:
     (state / "sources.list").write_text("".join(lines))
 
 
+def _environment() -> dict[str, str]:
+    """C locale (messages are parsed); proxies pass through, nothing else of the host's."""
+    keep = {k: v for k, v in os.environ.items() if k.lower() in _PROXY_VARIABLES}
+    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", **keep}
+
+
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy"})
+
+
 def _run(program: str, args: list[str], what: str) -> str:
     apt_get = shutil.which(program)
     if apt_get is None:
@@ -91,7 +101,7 @@ def _run(program: str, args: list[str], what: str) -> str:
         )
     proc = subprocess.run(
         [apt_get, *args], capture_output=True, text=True, check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
+        env=_environment(),
     )
     problems = [
         line for line in proc.stderr.splitlines() + proc.stdout.splitlines()
@@ -102,6 +112,7 @@ def _run(program: str, args: list[str], what: str) -> str:
         "GPG error" in line or "not signed" in line or "Hash Sum mismatch" in line
         for line in problems
     ):
+        problems.sort(key=lambda line: not line.startswith(("E:", "Err:")) and "GPG" not in line)
         detail = "; ".join(redact(line) for line in problems[:4]) or proc.stderr.strip()[-400:]
         raise AptError(f"{program} {what} failed: {detail}")
     return proc.stdout
@@ -135,19 +146,19 @@ def _stanzas(text: str) -> Iterator[dict[str, str]]:
 def _pins(show: str, wanted: list[tuple[str, str, str]], request: DebRequest) -> list[DebPin]:
     """Each wanted package's stanza from the verified index -> its pin (sha256, URL)."""
     stanzas: dict[tuple[str, str], list[dict[str, str]]] = {}
-    for stanza in _stanzas(show):
-        stanzas.setdefault((stanza.get("Package", ""), stanza.get("Version", "")), []).append(
-            stanza
-        )
+    for paragraph in _stanzas(show):
+        key = (paragraph.get("Package", ""), paragraph.get("Version", ""))
+        stanzas.setdefault(key, []).append(paragraph)
     pins = []
     for package, version, uri in wanted:
         # The same version can be in two suites (bookworm, bookworm-updates): take the
         # stanza whose Filename is the file apt would download.
-        stanza = next(
-            (s for s in stanzas.get((package, version), []) if unquote(uri).endswith("/" + s.get(
-                "Filename", "\0"))),
-            None,
-        )
+        path = unquote(uri)
+        candidates = [
+            s for s in stanzas.get((package, version), [])
+            if "Filename" in s and path.endswith("/" + s["Filename"])
+        ]
+        stanza = candidates[0] if candidates else None
         if stanza is None or not stanza.get("SHA256"):
             raise AptError(f"the archive index gives no sha256 for {package} {version}")
         pins.append(
@@ -167,6 +178,7 @@ def resolve_debs(request: DebRequest, *, workdir: Path | None = None) -> DebSet:
     """The closure of ``request.packages`` with the signed index's sha256 of each file."""
     with tempfile.TemporaryDirectory(prefix="reprobuild-apt-", dir=workdir) as tmp:
         state = Path(tmp)
+        state.chmod(0o755)  # apt downloads as the unprivileged _apt user (its sandbox)
         _prepare(state, request)
         options = _apt_options(state, request.architecture)
         _run("apt-get", [*options, "-q", "update"], "update")

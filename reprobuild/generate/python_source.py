@@ -295,4 +295,5 @@ def record_debs(pins: PinFile, debs: DebSet) -> None:
 
 def debs_sha256_text(debs: DebSet) -> str:
     """``sha256sum --check`` input, one line per file, sorted: what the image verifies."""
-    return "".join(f"{d.sha256}  {d.filename}\n" for d in sorted(debs.debs, key=lambda d: d.filename))
+    ordered = sorted(debs.debs, key=lambda d: d.filename)
+    return "".join(f"{d.sha256}  {d.filename}\n" for d in ordered)

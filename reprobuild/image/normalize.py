@@ -57,8 +57,15 @@ class NormalizeError(ReprobuildError):
     rewritten image."""
 
 
+class EngineFacts(Protocol):
+    @property
+    def containerd_store(self) -> bool: ...
+
+
 class ImageStore(Protocol):
     """What normalize needs from :class:`reprobuild.engine.Engine`."""
+
+    def info(self) -> EngineFacts: ...
 
     def inspect(self, image_id: str) -> dict[str, Any]: ...
 
@@ -269,11 +276,16 @@ def normalize_image(
     """Rewrite the layers `image_id` added on top of `base_image_id` and its config,
     load the result into the engine and return its identity."""
     base_ids = _base_diff_ids(engine, base_image_id) if base_image_id else ()
+    # A graphdriver engine reuses a layer whose chain it has (the base's, here) without
+    # reading its file (moby tarexport/load.go), so the base need not be copied again;
+    # the containerd image store imports blobs and needs them all.
+    include_base = engine.info().containerd_store
     with tempfile.TemporaryDirectory(prefix="reprobuild-normalize-") as tmp:
         bundle = Path(tmp) / "load.tar"
         with engine.save(image_id) as stream, _seekable(stream, Path(tmp)) as saved:
             result = _rewrite_saved(
-                saved, bundle, base_ids, source_date_epoch, tuple(repo_tags), origin=image_id
+                saved, bundle, base_ids, source_date_epoch, tuple(repo_tags),
+                include_base=include_base, origin=image_id,
             )
         with bundle.open("rb") as loadable:
             loaded = engine.load(loadable)
@@ -308,6 +320,7 @@ def _rewrite_saved(
     sde: int,
     repo_tags: tuple[str, ...],
     *,
+    include_base: bool = True,
     origin: str,
 ) -> NormalizedImage:
     """Read `docker save` output, write a loadable archive; no engine involved."""
@@ -332,8 +345,9 @@ def _rewrite_saved(
         for index, (old_id, path) in enumerate(zip(old_ids, manifest.layer_paths, strict=True)):
             if index < len(base_ids):
                 new_id = old_id
-                _add_stream(out, _layer_name(new_id), _member_stream(archive, path, origin),
-                            _member_size(archive, path, origin), written)
+                if include_base:
+                    _add_stream(out, _layer_name(new_id), _member_stream(archive, path, origin),
+                                _member_size(archive, path, origin), written)
             else:
                 new_id = _add_rewritten(out, archive, path, sde, written, origin)
             new_ids.append(new_id)

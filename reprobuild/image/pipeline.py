@@ -257,10 +257,14 @@ def build_from_inputs(
         finally:
             context.close()
 
+    progress(f"built {raw_id} in {time.monotonic() - started:.1f} s")
     bases = _base_images(dockerfile_path, text, all_args, engine)
+    normalize_started = time.monotonic()
     image_id, diff_ids, normalized = _normalize(
         engine, raw_id, bases, source_date_epoch, enabled=normalize, progress=progress
     )
+    if normalized:
+        progress(f"normalized to {image_id} in {time.monotonic() - normalize_started:.1f} s")
     config_bytes = config.path.read_bytes() if config.path is not None else None
     locks: tuple[LockRecord, ...] = ()
     if lock is not None:

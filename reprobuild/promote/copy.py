@@ -22,6 +22,7 @@ from reprobuild.promote.plan import (
     Plan,
     SourceManifest,
     TagAction,
+    blobs_present,
 )
 from reprobuild.registry.errors import DigestMismatchError, ManifestUnknownError
 from reprobuild.registry.reference import ImageRef
@@ -170,13 +171,18 @@ def _copy_blob(
         and dest_client.mount_blob(repo, step.digest, step.mount_from)
     ):
         return _BlobOutcome(BlobAction.MOUNT, step.size)
+    # iter_blob hashes what it streams and raises before the last chunk is consumed when
+    # the bytes do not match, so the upload is never committed; ``digest=`` is not passed
+    # to upload_blob because its presence check (a HEAD) was already made by the plan.
     stream = source_client.iter_blob(source, step.digest)
     try:
-        dest_client.upload_blob(repo, stream, digest=step.digest)
+        uploaded = dest_client.upload_blob(repo, stream)
     finally:
         close = getattr(stream, "close", None)  # a generator: release its response now
         if close is not None:
             close()
+    if uploaded != step.digest:
+        raise VerificationError(f"{repo.name}: blob {step.digest} was stored as {uploaded}")
     return _BlobOutcome(BlobAction.COPY, step.size)
 
 
@@ -205,11 +211,12 @@ def _verify_content(dest: DestinationPlan, tree: SourceManifest, client: Registr
             ) from None
         if got.raw != manifest.raw:
             raise VerificationError(f"{dest.repo.name}@{manifest.digest}: bytes differ")
-    for step in dest.blobs:
-        if step.action is not BlobAction.SKIP and not client.blob_exists(dest.repo, step.digest):
-            raise VerificationError(
-                f"{dest.repo.name}: blob {step.digest} missing at the destination after the copy"
-            )
+    moved = [s.digest for s in dest.blobs if s.action is not BlobAction.SKIP]
+    missing = set(moved) - blobs_present(client, dest.repo, moved)
+    if missing:
+        raise VerificationError(
+            f"{dest.repo.name}: blob {sorted(missing)[0]} missing at the destination after the copy"
+        )
 
 
 def _apply_tags(dest: DestinationPlan, tree: SourceManifest, client: RegistryClient) -> list[str]:

@@ -10,6 +10,7 @@ and what each tag points at now (create, unchanged, or re-point).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ __all__ = [
     "SourceManifest",
     "TagAction",
     "TagStep",
+    "blobs_present",
     "load_tree",
     "make_plan",
     "parse_destinations",
@@ -261,9 +263,11 @@ def _plan_one(
         mount_from = ImageRef(source.registry, source.repository)
     elif earlier_same_registry:
         mount_from = earlier_same_registry[0]  # copied there first, mounted from there
+    all_blobs = tree.all_blobs()
+    present = blobs_present(client, repo, [b.digest for b in all_blobs])
     blobs: list[BlobStep] = []
-    for blob in tree.all_blobs():
-        if client.blob_exists(repo, blob.digest):
+    for blob in all_blobs:
+        if blob.digest in present:
             blobs.append(BlobStep(blob.digest, blob.size, BlobAction.SKIP))
         elif mount_from is not None:
             blobs.append(BlobStep(blob.digest, blob.size, BlobAction.MOUNT, mount_from))
@@ -281,6 +285,17 @@ def _plan_one(
         )
         tag_steps.append(TagStep(tag, current, action))
     return DestinationPlan(repo, tuple(blobs), manifests, tuple(tag_steps))
+
+
+def blobs_present(
+    client: RegistryClient, repo: ImageRef, digests: Sequence[str], workers: int = 8
+) -> frozenset[str]:
+    """Which of ``digests`` ``repo`` has (HEAD requests, several at a time)."""
+    if len(digests) <= 1:
+        return frozenset(d for d in digests if client.blob_exists(repo, d))
+    with ThreadPoolExecutor(max_workers=min(workers, len(digests))) as pool:
+        answers = list(pool.map(lambda d: client.blob_exists(repo, d), digests))
+    return frozenset(d for d, there in zip(digests, answers, strict=True) if there)
 
 
 def _manifest_present(client: RegistryClient, repo: ImageRef, digest: str) -> bool:

@@ -154,6 +154,33 @@ def test_wrong_platform_is_refused(tmp_path: Path) -> None:
     assert "not linux-aarch64 (linux/arm64)" in result.output
 
 
+def test_arm64_takes_linux_aarch64_and_noarch(tmp_path: Path) -> None:
+    lock = conda_lock_yml("https://conda.anaconda.org/demo", {
+        "linux-64": demo_packages("linux-64"),
+        "linux-aarch64": demo_packages("linux-aarch64"),
+    })
+    project = _project(tmp_path, "conda-lock.yml", lock, extra='platform = "linux/arm64"\n')
+    config = image_config_from(load_config(start=project))
+    pins = PinFile.load(project / "reprobuild.pins.json")
+    plan = plan_conda(config, read_lock(config.lockfile), pins)
+    assert [(f.name, f.subdir) for f in plan.conda] == [
+        ("demo-conda", "noarch"), ("hello", "linux-aarch64")]
+    assert json.loads(manifest_text(plan.conda, plan.subdir))["subdir"] == "linux-aarch64"
+
+
+def test_generate_check_covers_the_package_set(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "conda-explicit", project)
+    assert runner.invoke(app, ["generate", str(project), "--offline"]).exit_code == 0
+    assert runner.invoke(app, ["generate", str(project), "--check"]).exit_code == 0
+    lock = project / "explicit.lock"
+    lines = lock.read_text().splitlines(keepends=True)
+    lock.write_text("".join(line for line in lines if "demo-conda" not in line))
+    drift = runner.invoke(app, ["generate", str(project), "--check"])
+    assert drift.exit_code == 1
+    assert "/tmp/reprobuild/conda/packages.json" in drift.output
+
+
 def _project(tmp_path: Path, lockfile: str, text: str, extra: str = "") -> Path:
     project = tmp_path / "project"
     project.mkdir(exist_ok=True)
@@ -311,6 +338,48 @@ def test_fetch_conda_lock_with_pip_wheels(
     assert [p.name for p in (project / ".reprobuild" / "wheels").iterdir()] == [
         "attrs-26.1.0-py3-none-any.whl"]
     assert not any("aarch64" in path for path in served.hits)
+
+
+# ------------------------------------------------------------------ the in-build check
+
+
+def _install(conda_dir: Path, prefix: Path) -> subprocess.CompletedProcess[str]:
+    """Run the install script as the builder stage does (host py-rattler, no network)."""
+    return subprocess.run(
+        [sys.executable, "-I", str(conda_dir / "install.py"), str(conda_dir / "packages.json"),
+         str(prefix)],
+        capture_output=True, text=True,
+    )
+
+
+@pytest.mark.usefixtures("loopback_only")
+def test_install_script_checks_every_archive(
+    tmp_path: Path, channel: tuple[Channel, list[CondaPackage]], seeded_cache: BlobCache
+) -> None:
+    served, packages = channel
+    project = _project(tmp_path, "explicit.lock",
+                       explicit_lock(served.url, packages, md5_only=["demo-conda"]))
+    assert _fetch(project, seeded_cache).exit_code == 0
+    conda_dir = project / ".reprobuild" / "conda"
+
+    installed = _install(conda_dir, tmp_path / "prefix")
+    assert installed.returncode == 0, installed.stderr
+    records = sorted(p.name for p in (tmp_path / "prefix" / "conda-meta").glob("*.json"))
+    assert records == sorted(f"{p.name}-{p.version}-{p.build}.json" for p in packages)
+    assert (tmp_path / "prefix" / "bin" / "hello").read_bytes() == packages[0].payload[
+        "bin/hello"]
+
+    archive = conda_dir / "packages" / packages[1].filename  # the md5-only one
+    archive.write_bytes(archive.read_bytes() + b"x")
+    refused = _install(conda_dir, tmp_path / "prefix2")
+    assert refused.returncode == 1
+    assert f"{packages[1].filename}: md5 " in refused.stderr and "the lock pins" in refused.stderr
+    assert not (tmp_path / "prefix2" / "conda-meta").exists()
+
+    archive.write_bytes(packages[1].data)
+    (conda_dir / "packages" / "extra-1-0.tar.bz2").write_bytes(b"x")
+    extra = _install(conda_dir, tmp_path / "prefix3")
+    assert extra.returncode == 1 and "unexpected ['extra-1-0.tar.bz2']" in extra.stderr
 
 
 # ------------------------------------------------------------------ end to end

@@ -10,6 +10,7 @@ the test itself reaches neither PyPI nor Debian.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -166,8 +167,10 @@ def test_build_on_python_less_cuda_stand_in(
             stream = chunk.get("stream", "")
             if stream.startswith(" ---> ") and " " not in stream[6:].strip():
                 built.append(stream[6:].strip())
-        assert not any(line.startswith("error") for line in log) and "Successfully built" in "".join(
-            log), "".join(log)
+        output = "".join(log)
+        assert "Successfully built" in output and not any(
+            line.startswith("error") for line in log
+        ), output
         ran = engine.containers.run(tag, network_disabled=True, remove=True).decode()
         assert ran.startswith("loaded /opt/venv/lib/python3.11/site-packages/nvidia/cuda_runtime/"
                               "lib/libcudart.so.12 with Python 3.11."), ran
@@ -193,7 +196,5 @@ def test_build_on_python_less_cuda_stand_in(
         for image in [tag, *reversed(built)]:
             if image.removeprefix("sha256:")[:12] in stand_in.image_id:
                 continue  # never the shared stand-in
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 engine.images.remove(image, force=True)
-            except docker.errors.APIError:
-                pass

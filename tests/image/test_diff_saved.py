@@ -159,5 +159,5 @@ def test_same_entries_in_another_order_is_named_as_such(tmp_path: Path) -> None:
 def test_not_a_saved_image_is_a_clear_error(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.tar"
     bogus.write_bytes(b"not a tar")
-    with pytest.raises(NormalizeError, match="bogus.tar"):
+    with pytest.raises(NormalizeError, match=r"bogus\.tar"):
         diff_saved_images(bogus, bogus)

@@ -155,7 +155,7 @@ def test_failing_run_step_exits_1_naming_the_step(
 
 def test_unauthorized_push_exits_2(
     built: Built, services: Services, base_image: BaseImage, registry_basic: RegistryInfo,
-    tmp_path: Path,
+    engine: docker.DockerClient, tmp_path: Path,
 ) -> None:
     reference = f"{registry_basic.host}/e2e/pip:latest"
     result = runner.invoke(
@@ -168,3 +168,5 @@ def test_unauthorized_push_exits_2(
     assert f"push of {reference} was refused" in result.output
     assert registry_basic.password is not None and registry_basic.password not in result.output
     assert not (tmp_path / "r.json").exists()
+    with contextlib.suppress(Exception):  # the tag made for the refused push
+        engine.images.remove(reference)

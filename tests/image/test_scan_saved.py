@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import json
 import struct
 import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from reprobuild.image.scan import scan_for_build_time
-from tests.image.test_diff_saved import CONFIG, layer_tar, saved_tar
+
+CONFIG: dict[str, Any] = {"architecture": "amd64", "os": "linux",
+                          "created": "2023-11-14T22:13:20Z"}
+
+
+def layer_tar(files: list[tuple[str, bytes, dict[str, Any]]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, fields in files:
+            info = tarfile.TarInfo(name)
+            for key, value in fields.items():
+                setattr(info, key, value)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def saved_tar(path: Path, layers: list[bytes], config: dict[str, Any]) -> Path:
+    """A legacy `docker save` archive (test_diff_saved covers the OCI layout too)."""
+    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
+    body = json.dumps({**config, "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    names = [f"{d[7:]}/layer.tar" for d in diff_ids]
+    manifest = json.dumps([{"Config": "c.json", "RepoTags": None, "Layers": names}]).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in [*zip(names, layers, strict=True), ("c.json", body),
+                           ("manifest.json", manifest)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
 
 WHEN = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 DAY = int(WHEN.timestamp()) // 86400  # 20418

@@ -145,6 +145,9 @@ def test_index_across_registries_with_the_cli(
     assert plan["manifests"] == 3 and plan["digest"] == multiarch_index.digest
     actions = {b["action"] for b in plan["destinations"][0]["blobs"]}
     assert actions == {"copy"} and plan["destinations"][0]["tags"][0]["action"] == "create"
+    text = runner.invoke(app, ["promote", source, dest, "--dry-run", *common[:-2]])
+    assert text.exit_code == 0 and "copy  blob sha256:" in text.output
+    assert "create tag 1.0" in text.output
     assert not audit.exists()  # a dry run is not a promotion
 
     done = runner.invoke(app, ["promote", source, dest, *common])
@@ -262,6 +265,8 @@ def test_source_bytes_not_matching_their_digest_abort(
         assert tag_digest(client, dest) is None
         with pytest.raises(ManifestUnknownError):
             client.get_manifest(parse_reference(f"{registry_basic.host}/prod/bad@{image.digest}"))
+        repo = parse_reference(f"{registry_basic.host}/prod/bad")
+        assert not client.blob_exists(repo, image.layers[1])  # never committed
     entry = read_entries(tmp_path / "audit.jsonl")[-1]
     assert entry["result"] == "failed" and "verification" in entry["detail"]
     assert VerificationError.exit_code == 1
