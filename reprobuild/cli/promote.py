@@ -70,6 +70,7 @@ def promote(
     from reprobuild.promote.run import PromoteOptions
     from reprobuild.promote.run import promote as run_promote
     from reprobuild.registry.client import RegistryClient
+    from reprobuild.registry.mirrors import RegistrySettings
 
     if format not in _FORMATS:
         raise UsageError(f"--format must be one of {', '.join(_FORMATS)}, not {format!r}")
@@ -78,9 +79,20 @@ def promote(
     if audit_log is not None:
         policy = replace(policy, audit_log=audit_log)
     options = PromoteOptions(dry_run=dry_run, allow_retag=allow_retag, resolve_tag=resolve_tag)
-    with RegistryClient.from_project(project) as client:
+    settings = RegistrySettings.from_project(project)
+    # The destination is read directly, never through a pull-through mirror configured
+    # for it: what is verified must be what that registry itself serves.
+    with (
+        RegistryClient(settings) as source_client,
+        RegistryClient(replace(settings, mirrors={})) as dest_client,
+    ):
         outcome = run_promote(
-            source, destinations, policy=policy, source_client=client, options=options
+            source,
+            destinations,
+            policy=policy,
+            source_client=source_client,
+            dest_client=dest_client,
+            options=options,
         )
     if format == "json":
         print(json.dumps(outcome.to_json(), indent=2))

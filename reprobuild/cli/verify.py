@@ -117,6 +117,8 @@ def verify(
     recorded = load_record(record)
     root = (project or _project_root(record, recorded)).resolve()
     progress = _progress(quiet)
+    if image is None:
+        check_inputs(recorded, root)  # before the engine: refuse fast, even without one
     with connect() as engine:
         if image is not None:
             verdict = _check_registry_image(engine, recorded, image, root, base_image, progress)
