@@ -8,6 +8,12 @@
 #   scripts/services.sh status       print .services/env and whether the servers answer
 #   scripts/services.sh clean        down, then delete the engine's image store (cold cache)
 #
+# Overrides (for a second, independent stack or a cache reset): REPROBUILD_SERVICES_DIR,
+# REPROBUILD_ENGINE_RUN (/run/reprobuild-test), REPROBUILD_ENGINE_DATA (/var/lib/reprobuild-test),
+# REPROBUILD_STORAGE_DRIVERS ("overlay2 fuse-overlayfs vfs"), REPROBUILD_TEST_CACHE,
+# REPROBUILD_DEBIAN_MIRROR. An engine named by DOCKER_HOST, or answering on the default socket,
+# is used as is (REPROBUILD_TEST_MIRROR_CONFIGURED=0 unless it already uses the mirror).
+#
 # Idempotent and safe to rerun: leftovers of an earlier run (stale pid files, a dockerd
 # started with another mirror port, old .services/ dirs) are detected, never trusted.
 set -euo pipefail
