@@ -31,6 +31,10 @@ TARGETS = [
     (ROOT / "tests/fixtures/generate/pylock/expected.requirements.lock.txt", "3.12"),
     (ROOT / "tests/fixtures/generate/poetry/expected.requirements.lock.txt", "3.13"),
     (ROOT / "examples/cuda-torch-style/requirements.txt", "3.11"),
+    # The sdist route's build backends (setuptools, wheel; pip-compile --generate-hashes).
+    (ROOT / "tests/fixtures/generate/sdist/build-requirements.txt", "3.11"),
+    # The pipeline example's numpy (tests/runs/test_pipeline_e2e.py builds its image).
+    (ROOT / "examples/pipeline/requirements.txt", "3.11"),
 ]
 # Debian's python3.11 closure for the python-less CUDA stand-in (tests/generate/
 # test_cuda_e2e.py), resolved against the signed archive now and kept with its pins, and

@@ -19,6 +19,7 @@ from reprobuild.cli import mirror as mirror_cmd
 from reprobuild.cli import pin as pin_cmd
 from reprobuild.cli import promote as promote_cmd
 from reprobuild.cli import rules as rules_cmd
+from reprobuild.cli import run as run_cmd
 from reprobuild.cli import verify as verify_cmd
 
 __all__ = ["app", "main"]
@@ -61,6 +62,8 @@ app.command("image")(image_cmd.image)
 app.command("promote")(promote_cmd.promote)
 app.command("mirror")(mirror_cmd.mirror)
 app.command("verify")(verify_cmd.verify)
+app.command("run")(run_cmd.run)
+app.command("rerun")(run_cmd.rerun)
 
 
 def main() -> None:

@@ -10,8 +10,12 @@ import typer
 from reprobuild.cli.options import ConfigOption, cli_errors
 
 if TYPE_CHECKING:
+    import httpx
+
     from reprobuild.generate.pins import PinFile
     from reprobuild.generate.python_source import DebRequest
+    from reprobuild.generate.sdists import SdistRoute
+    from reprobuild.generate.target import Target
 
 __all__ = ["fetch"]
 
@@ -44,6 +48,7 @@ def fetch(
     from reprobuild.generate.config import image_config_from
     from reprobuild.generate.generator import plan
     from reprobuild.generate.pins import PinFile
+    from reprobuild.generate.sdists import sdist_route
     from reprobuild.lockfiles import read_lock
     from reprobuild.models import LockFormat
 
@@ -57,15 +62,20 @@ def fetch(
         return
     pins = PinFile.load(settings.root / settings.pins_file)
     base, packages = plan(settings, lock, pins)
+    route = sdist_route(settings, lock, packages, base.target)  # None: no allow-sdist
     with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), trust_env=True) as client:
         report = fetch_wheels(
-            packages,
+            route.wheels if route is not None else packages,
             base.target,
             settings.root / WHEELS_DIR,
             cache=BlobCache(cache_dir or default_cache_dir()),
             index_urls=index_urls_for(lock),
             client=client,
         )
+        if route is not None:
+            _fetch_sdists(
+                route, base.target, settings.root, cache_dir, index_urls_for(lock), client
+            )
     print(
         f"{len(report.files)} wheels in {WHEELS_DIR}: {report.downloaded} downloaded "
         f"({report.downloaded_bytes} bytes), {report.from_cache} from the cache"
@@ -109,3 +119,31 @@ def _fetch_debs(
         f"{len(report.files)} .debs in {DEBS_DIR}: {report.downloaded} downloaded "
         f"({report.downloaded_bytes} bytes), {report.from_cache} from the cache"
     )
+
+
+def _fetch_sdists(
+    route: SdistRoute,
+    target: Target,
+    root: Path,
+    cache_dir: Path | None,
+    index_urls: list[str],
+    client: httpx.Client,
+) -> None:
+    """The wheels stage's inputs: the allowed sdists (from the lock's indexes) and the
+    build requirements' wheels (from theirs)."""
+    from reprobuild.fetch.cache import BlobCache, default_cache_dir
+    from reprobuild.fetch.sdists import fetch_sdist_route
+    from reprobuild.generate.sdists import BUILD_WHEELS_DIR, SDISTS_DIR
+
+    fetched = fetch_sdist_route(
+        route, target, root, cache=BlobCache(cache_dir or default_cache_dir()),
+        index_urls=index_urls, client=client,
+    )
+    for what, directory, report in (
+        ("sdists", SDISTS_DIR, fetched.sdists),
+        ("build wheels", BUILD_WHEELS_DIR, fetched.build_wheels),
+    ):
+        print(
+            f"{len(report.files)} {what} in {directory}: {report.downloaded} downloaded "
+            f"({report.downloaded_bytes} bytes), {report.from_cache} from the cache"
+        )

@@ -59,6 +59,8 @@ def generate(
     pins = PinFile.load(root / settings.pins_file)
     resolver = None if (offline or check) else _registry_resolver(project)
     files = render(settings, lock, pins, resolver=resolver, update=update)
+    for warning in files.warnings:  # RB109 for allow-sdist packages, under --check too
+        print(f"warning: {warning}", file=sys.stderr)
 
     dockerfile_path = output or (root / settings.dockerfile)
     outputs = {dockerfile_path: files.dockerfile, root / REQUIREMENTS_PATH: files.requirements}

@@ -151,13 +151,13 @@ def fetch_wheels(
             else _cached_candidates(package, target, cache)
         )
         best = _best(candidates, target, rank)
+        index_files: list[IndexFile] = []
         if best is None or (best.url is None and cache.get(best.sha256) is None):
-            index_files: list[IndexFile] = []
             for index in indexes:
                 index_files += index.files(package.name)
             best = _best(_candidates(package, target, index_files), target, rank)
         if best is None:
-            missing.append(f"{package.name}=={package.version}")
+            missing.append(f"{package.name}=={package.version}{_sdist_note(package, index_files)}")
             continue
         chosen.append((package, best))
     if missing:
@@ -203,3 +203,14 @@ def _cached_candidates(
         if name and target.accepts_wheel(name):
             found.append(_Candidate(name, h.value, None))
     return found
+
+
+def _sdist_note(package: LockedPackage, index_files: Sequence[IndexFile]) -> str:
+    """Say so when the locked hashes are an sdist's (requirements locks name no files)."""
+    wanted = {h.value for h in package.hashes if h.algorithm == "sha256"}
+    if any(f.sha256 in wanted and not f.filename.endswith(".whl") for f in index_files):
+        return (
+            " (sdist only: relock with a version that has wheels, or list it in "
+            "[tool.reprobuild] allow-sdist with hashed build-requirements)"
+        )
+    return ""

@@ -26,6 +26,8 @@ entrypoint = ["python", "-m", "myproject"]
 cmd = []
 dockerfile = "Dockerfile"
 pins-file = "reprobuild.pins.json"
+allow-sdist = ["antlr4-python3-runtime"]     # sdist-only packages built in a "wheels" stage
+build-requirements = "build-requirements.txt"  # their build backends: a hashed, pinned lock
 ```
 
 Values that reach the Dockerfile are validated here (names, paths, users) and quoted by
@@ -55,6 +57,7 @@ GENERATE_KEYS = frozenset(
         "cuda-os", "groups", "source", "workdir", "user", "env", "labels",
         "entrypoint", "cmd", "dockerfile", "pins-file",
         "python-source", "apt-sources", "apt-keyring", "apt-packages",
+        "allow-sdist", "build-requirements",
     }
 )
 # Sections owned by other subsystems; known here so that a typo at the top level is caught.
@@ -102,6 +105,10 @@ class ImageConfig:
     apt_sources: tuple[str, ...] = ()
     apt_keyring: str | None = None
     apt_packages: tuple[tuple[str, str], ...] = ()
+    allow_sdist: tuple[str, ...] = ()
+    """Canonical names of sdist-only packages built into wheels (reprobuild.generate.sdists)."""
+    build_requirements: Path | None = None
+    """The hashed lock of those builds' backends (absolute, inside the project)."""
 
     @property
     def architecture(self) -> str:
@@ -239,7 +246,10 @@ def image_config_from(project: ProjectConfig) -> ImageConfig:
             raise _fail(project, f"labels.{name}", "label keys are lower-case dotted names")
 
     python_source, apt_sources, apt_keyring, apt_packages = _apt_settings(project, table)
+    allow_sdist, build_requirements = _sdist_settings(project, table)
     return ImageConfig(
+        allow_sdist=allow_sdist,
+        build_requirements=build_requirements,
         python_source=python_source,
         apt_sources=apt_sources,
         apt_keyring=apt_keyring,
@@ -315,3 +325,34 @@ def _apt_settings(
         keyring,
         tuple(sorted(packages.items())),
     )
+
+
+_CANONICAL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def _sdist_settings(
+    project: ProjectConfig, table: dict[str, Any]
+) -> tuple[tuple[str, ...], Path | None]:
+    """allow-sdist and build-requirements (see reprobuild.generate.sdists): both or neither."""
+    from packaging.utils import canonicalize_name
+
+    names = _strings(project, table, "allow-sdist") or ()
+    for name in names:
+        if canonicalize_name(name) != name or not _CANONICAL_NAME.match(name):
+            raise _fail(
+                project, "allow-sdist",
+                f"{name!r} is not a canonical package name (write {canonicalize_name(name)!r})",
+            )
+    text = _string(project, table, "build-requirements")
+    if names and not text:
+        raise _fail(
+            project, "allow-sdist",
+            "needs build-requirements: the path of a hashed lock of the build backends "
+            "(pip-compile --generate-hashes --allow-unsafe of setuptools, wheel, ...)",
+        )
+    if text and not names:
+        raise _fail(project, "build-requirements", "is only used with allow-sdist; remove it")
+    if not text:
+        return (), None
+    path = project.root / _relative_path(project, "build-requirements", text)
+    return tuple(sorted(set(names))), path

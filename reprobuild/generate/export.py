@@ -42,8 +42,11 @@ def _line(package: LockedPackage) -> str:
     return " \\\n    ".join([requirement, *(f"--hash={h}" for h in hashes)])
 
 
-def hashed_requirements(packages: Iterable[LockedPackage], *, header: str) -> str:
-    """The requirements text; refuses (naming them) what cannot install from hashed wheels."""
+def hashed_requirements(
+    packages: Iterable[LockedPackage], *, header: str, allow_sdist: frozenset[str] = frozenset()
+) -> str:
+    """The requirements text; refuses (naming them) what cannot install from hashed wheels.
+    Packages named in ``allow_sdist`` may be sdist-only (reprobuild.generate.sdists)."""
     refused: list[str] = []
     lines: list[str] = []
     for package in sorted(packages, key=lambda p: (p.name, p.version or "", p.marker or "")):
@@ -51,11 +54,11 @@ def hashed_requirements(packages: Iterable[LockedPackage], *, header: str) -> st
             refused.append(f"{package.name} ({package.source.value} source: not in any index)")
             continue
         kinds = {a.kind for a in package.artifacts}
-        if kinds and ArtifactKind.WHEEL not in kinds:
+        if kinds and ArtifactKind.WHEEL not in kinds and package.name not in allow_sdist:
             refused.append(
                 f"{package.name}=={package.version} (sdist only: building it would run "
-                "arbitrary code with unhashed build dependencies; relock with a version "
-                "that has wheels)"
+                "arbitrary code; relock with a version that has wheels, or list it in "
+                "[tool.reprobuild] allow-sdist with hashed build-requirements)"
             )
             continue
         try:

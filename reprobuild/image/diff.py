@@ -245,12 +245,8 @@ _KINDS = {
 }
 
 
-def layer_entries(stream: IO[bytes]) -> Iterator[tuple[EntrySummary, tarfile.TarFile]]:
-    """Summaries of a layer's entries in archive order (content hashed on the way).
-
-    Also yields the open tarfile so callers (scan) can read a member's data before the
-    iteration moves on; read it only while handling that entry.
-    """
+def layer_entries(stream: IO[bytes]) -> Iterator[EntrySummary]:
+    """Summaries of a layer's entries in archive order (content hashed on the way)."""
     with tarfile.open(fileobj=stream, mode="r|*") as layer:
         for member in layer:
             digest = ""
@@ -261,7 +257,7 @@ def layer_entries(stream: IO[bytes]) -> Iterator[tuple[EntrySummary, tarfile.Tar
                     while chunk := data.read(HASH_CHUNK):
                         sha.update(chunk)
                     digest = sha.hexdigest()
-            yield _summary(member, digest), layer
+            yield _summary(member, digest)
 
 
 def _summary(member: tarfile.TarInfo, digest: str) -> EntrySummary:
@@ -286,7 +282,7 @@ def _summary(member: tarfile.TarInfo, digest: str) -> EntrySummary:
 
 def _index_layer(image: SavedImage, index: int) -> dict[str, EntrySummary]:
     with image.layer(index) as stream:
-        return {summary.path: summary for summary, _ in layer_entries(stream)}
+        return {summary.path: summary for summary in layer_entries(stream)}
 
 
 def diff_layer(a: SavedImage, b: SavedImage, index: int) -> LayerDiff:

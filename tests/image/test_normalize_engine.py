@@ -232,3 +232,16 @@ def test_pushing_twice_gives_one_manifest_digest(
     second = _push(engine, builds.second.normalized.image_id, f"{registry_open.host}/repro/two")
     assert first.startswith("sha256:")
     assert first == second
+
+
+def test_normalizing_a_normalized_image_changes_nothing(
+    builds: Builds, services: Services
+) -> None:
+    with connect(services.docker_host) as repro_engine:
+        again = normalize_image(
+            repro_engine,
+            builds.first.normalized.image_id,
+            base_image_id=builds.base.image_id,
+            source_date_epoch=SDE,
+        )
+    assert again == builds.first.normalized
