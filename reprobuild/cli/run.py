@@ -137,14 +137,17 @@ def rerun(
     Exit 0 same outputs, 1 different outputs or exit code, 2 could not rerun."""
     import shutil
 
+    from reprobuild.errors import UsageError
     from reprobuild.runs.execute import execute, rerun_request
     from reprobuild.runs.record import load_run_record
 
     recorded = load_run_record(run_record)
     root = project.resolve()
     target = (into or root / ".reprobuild" / "reruns" / recorded.run_id).resolve()
-    if target.exists():
+    if into is None and target.exists():
         shutil.rmtree(target)  # ours: a previous rerun of the same record
+    elif target.exists() and any(target.iterdir()):
+        raise UsageError(f"--into {into}: not empty; give a new or empty directory")
     request = rerun_request(recorded, root, target / "outputs", target / "run.json",
                             _lineage(openlineage_file, openlineage_url, openlineage_namespace))
     again = execute(request, _say)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -205,9 +205,16 @@ def fetch_conda(
     return report
 
 
-def fetch_conda_lock(config: ImageConfig, lock: Lock, cache_dir: Path) -> None:
-    """``reprobuild fetch`` for a conda lock: archives and installer into
-    ``.reprobuild/conda/``, its pip packages' wheels into ``.reprobuild/wheels/``."""
+def fetch_conda_lock(
+    config: ImageConfig,
+    lock: Lock,
+    cache: BlobCache,
+    *,
+    root: Path,
+    say: Callable[[str], None] = print,
+) -> None:
+    """A conda lock's inputs: archives and installer into ``<root>/.reprobuild/conda/``,
+    its pip packages' wheels into ``<root>/.reprobuild/wheels/``."""
     import httpx
 
     from reprobuild.fetch.fetcher import fetch_wheels
@@ -216,11 +223,9 @@ def fetch_conda_lock(config: ImageConfig, lock: Lock, cache_dir: Path) -> None:
     from reprobuild.generate.pins import PinFile
 
     plan = plan_conda(config, lock, PinFile.load(config.root / config.pins_file))
-    cache = BlobCache(cache_dir)
     with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), trust_env=True) as client:
-        report = fetch_conda(plan, config.platform, config.root / CONDA_DIR, cache=cache,
-                             client=client)
-        print(
+        report = fetch_conda(plan, config.platform, root / CONDA_DIR, cache=cache, client=client)
+        say(
             f"{len(report.files)} conda packages in {CONDA_DIR}/packages: "
             f"{report.downloaded} downloaded ({report.downloaded_bytes} bytes), "
             f"{report.from_cache} from the cache (counts include the installer wheel)"
@@ -233,10 +238,10 @@ def fetch_conda_lock(config: ImageConfig, lock: Lock, cache_dir: Path) -> None:
             )
         if plan.pip and plan.pip_target is not None:
             wheels = fetch_wheels(
-                plan.pip, plan.pip_target, config.root / WHEELS_DIR, cache=cache,
+                plan.pip, plan.pip_target, root / WHEELS_DIR, cache=cache,
                 index_urls=index_urls_for(lock), client=client,
             )
-            print(
+            say(
                 f"{len(wheels.files)} wheels in {WHEELS_DIR}: {wheels.downloaded} downloaded "
                 f"({wheels.downloaded_bytes} bytes), {wheels.from_cache} from the cache"
             )

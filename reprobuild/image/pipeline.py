@@ -20,6 +20,7 @@ from reprobuild import __version__
 from reprobuild.config import ProjectConfig
 from reprobuild.engine.errors import UnsupportedDockerfileError
 from reprobuild.errors import ConfigError, ReprobuildError
+from reprobuild.fetch.project import FETCHED_DIRS
 from reprobuild.image.record import BaseImageRecord, LintSummary, LockRecord, public_build_args
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from reprobuild.generate.config import ImageConfig
     from reprobuild.lint.engine import LintResult
     from reprobuild.lint.rule import Severity
+    from reprobuild.models import Lock
 
 __all__ = [
     "BuildOutcome",
@@ -224,11 +226,15 @@ def build_from_inputs(
             )
 
         wheels = 0
-        if lock is not None and settings is not None and _pip_route(lock):
-            wheel_dir = scratch / "wheels"
-            wheels = _fetch(settings, lock, wheel_dir, cache_dir, base_image is not None)
-            for wheel in sorted(wheel_dir.iterdir()):
-                extras[f"{WHEELS_IN_CONTEXT}/{wheel.name}"] = wheel
+        if lock is not None and settings is not None:
+            # Fetched inputs go to a scratch tree and into the context from there: the
+            # project's own .reprobuild/ fetch dirs are excluded, the project stays clean.
+            fetched = scratch / "fetched"
+            _fetch(settings, lock, fetched, cache_dir, progress)
+            for path in sorted(p for p in fetched.rglob("*") if p.is_file()):
+                name = path.relative_to(fetched).as_posix()
+                extras[name] = path
+                wheels += name.startswith(f"{WHEELS_IN_CONTEXT}/")
 
         from reprobuild.image.context import build_context
 
@@ -237,7 +243,7 @@ def build_from_inputs(
             source_date_epoch=source_date_epoch,
             dockerfile=context_dockerfile,
             extra_files=extras,
-            extra_excludes=(WHEELS_IN_CONTEXT, *RECORD_EXCLUDES),
+            extra_excludes=(*FETCHED_DIRS, *RECORD_EXCLUDES),
         )
         try:
             builder = "buildkit" if reasons else "legacy"
@@ -301,13 +307,6 @@ def _write_if_changed(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
-def _pip_route(lock: object) -> bool:
-    from reprobuild.models import LockFormat
-
-    fmt = getattr(lock, "format", None)
-    return fmt not in (LockFormat.CONDA_LOCK, LockFormat.CONDA_EXPLICIT)
-
-
 def _lint(
     config: ProjectConfig,
     dockerfile: Path,
@@ -341,26 +340,20 @@ def _lint_message(result: LintResult, fail_on: Severity) -> str:
 
 
 def _fetch(
-    settings: ImageConfig, lock: object, destination: Path, cache_dir: Path | None,
-    overridden: bool,
-) -> int:
-    import httpx
-
+    settings: ImageConfig, lock: Lock, root: Path, cache_dir: Path | None, progress: Progress
+) -> None:
     from reprobuild.fetch.cache import BlobCache, default_cache_dir
-    from reprobuild.fetch.fetcher import fetch_wheels
-    from reprobuild.fetch.index import index_urls_for
-    from reprobuild.generate.generator import plan
+    from reprobuild.fetch.project import fetch_project
     from reprobuild.generate.pins import PinFile
 
-    base, packages = plan(settings, lock, PinFile.load(settings.root / settings.pins_file))  # type: ignore[arg-type]
-    with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), trust_env=True) as client:
-        report = fetch_wheels(
-            packages, base.target, destination,
-            cache=BlobCache(cache_dir or default_cache_dir()),
-            index_urls=index_urls_for(lock),  # type: ignore[arg-type]
-            client=client,
-        )
-    return len(report.files)
+    fetch_project(
+        settings,
+        lock,
+        PinFile.load(settings.root / settings.pins_file),
+        root=root,
+        cache=BlobCache(cache_dir or default_cache_dir()),
+        say=progress,
+    )
 
 
 def _base_images(

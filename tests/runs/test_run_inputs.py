@@ -83,3 +83,13 @@ def test_rerun_refuses_before_touching_the_engine(tmp_path: Path) -> None:
     assert "nothing was checked out or run" in result.output
     assert "data features: recorded" in result.output and "now missing" in result.output
     assert not (tmp_path / ".reprobuild" / "reruns").exists()
+
+
+def test_rerun_into_a_non_empty_directory_is_refused(tmp_path: Path) -> None:
+    write_run_record(tmp_path / "r.json", sample())
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("precious")
+    result = runner.invoke(app, ["rerun", str(tmp_path / "r.json"), "--project", str(tmp_path),
+                                 "--into", str(tmp_path / "mine")])
+    assert result.exit_code == 2 and "not empty" in result.output
+    assert (tmp_path / "mine" / "keep.txt").read_text() == "precious"
