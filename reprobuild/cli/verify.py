@@ -265,7 +265,7 @@ def _check_registry_image(
     if ref.digest is None:
         raise UsageError(f"--image {reference}: give the image by digest (REF@sha256:…)")
     progress(f"pulling {ref.familiar}")
-    pulled = _pull(engine, ref.name, ref.digest)
+    pulled = engine.pull(ref.name, ref.digest)
     verdict = Verdict(recorded.image_id, pulled, "registry", reference=ref.familiar)
     if recorded.push is not None and recorded.push.digest != ref.digest:
         verdict.notes.append(
@@ -284,23 +284,6 @@ def _check_registry_image(
     if rebuilt is not None and rebuilt != recorded.image_id:
         verdict.notes.append(f"a rebuild from the record's inputs gives {rebuilt}")
     return verdict
-
-
-def _pull(engine: Engine, name: str, digest: str) -> str:
-    from reprobuild.engine import EngineError
-
-    try:
-        for event in engine.api.pull(name, tag=digest, stream=True, decode=True):
-            if isinstance(event, dict) and event.get("error"):
-                raise EngineError(f"cannot pull {name}@{digest}: {event['error']}")
-    except EngineError:
-        raise
-    except Exception as exc:  # docker/requests errors: one line, no traceback
-        raise EngineError(f"cannot pull {name}@{digest}: {type(exc).__name__}") from None
-    image_id = engine.image_id(f"{name}@{digest}")
-    if image_id is None:
-        raise EngineError(f"the engine pulled {name}@{digest} but does not list it")
-    return image_id
 
 
 def _recorded_image(engine: Engine, recorded: BuildRecord) -> str | None:

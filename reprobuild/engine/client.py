@@ -289,6 +289,31 @@ class Engine:
         except OSError as exc:
             raise EngineUnreachableError(redact(self.host), type(exc).__name__) from None
 
+    def pull(self, repository: str, digest: str, progress: Progress = _noop) -> str:
+        """``docker pull repository@digest`` (never by tag); the pulled image's ID.
+        Errors arrive inside the 200 stream, as with push."""
+        stream = self._call(
+            f"pull {repository}@{digest}", self.api.pull, repository, tag=digest,
+            stream=True, decode=True,
+        )
+        try:
+            for event in stream:
+                if isinstance(event, Mapping):
+                    if "error" in event or "errorDetail" in event:
+                        detail = event.get("error") or event.get("errorDetail")
+                        raise EngineError(
+                            f"pull of {repository}@{digest} failed: {redact(str(detail))}"
+                        )
+                    status = event.get("status")
+                    if status and not event.get("progressDetail"):
+                        progress(str(status))
+        except OSError as exc:
+            raise EngineUnreachableError(redact(self.host), type(exc).__name__) from None
+        image_id = self.image_id(f"{repository}@{digest}")
+        if image_id is None:
+            raise EngineError(f"the engine reports no image after pulling {repository}@{digest}")
+        return image_id
+
     def remove(self, image_id: str, force: bool = False) -> None:
         import docker
 

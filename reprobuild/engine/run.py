@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reprobuild.engine.errors import EngineError, EngineUnreachableError
+from reprobuild.engine.errors import EngineError
 from reprobuild.redaction import redact
 
 if TYPE_CHECKING:
@@ -64,28 +64,8 @@ def image_facts(engine: Engine, reference: str) -> ImageFacts | None:
 def pull_by_digest(
     engine: Engine, repository: str, digest: str, progress: Callable[[str], None]
 ) -> str:
-    """``docker pull repository@digest``; the pulled image's ID. Errors arrive in-stream."""
-    stream = engine._call(  # the engine's error mapping, shared
-        f"pull {repository}@{digest}", engine.api.pull, repository, tag=digest, stream=True,
-        decode=True,
-    )
-    try:
-        for event in stream:
-            if isinstance(event, Mapping):
-                if "error" in event or "errorDetail" in event:
-                    detail = event.get("error") or event.get("errorDetail")
-                    raise EngineError(
-                        f"pull of {repository}@{digest} failed: {redact(str(detail))}"
-                    )
-                status = event.get("status")
-                if status and not event.get("progressDetail"):
-                    progress(str(status))
-    except OSError as exc:
-        raise EngineUnreachableError(redact(engine.host), type(exc).__name__) from None
-    image_id = engine.image_id(f"{repository}@{digest}")
-    if image_id is None:
-        raise EngineError(f"the engine reports no image after pulling {repository}@{digest}")
-    return image_id
+    """``docker pull repository@digest``; the pulled image's ID (see ``Engine.pull``)."""
+    return engine.pull(repository, digest, progress)
 
 
 def run_container(engine: Engine, spec: ContainerSpec, stdout: Sink, stderr: Sink) -> int:
