@@ -112,7 +112,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cold-runs", type=int, default=15)
     options = parser.parse_args()
-    hadolint = shutil.which("hadolint")
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "hadolint"
+    )
     reprobuild = shutil.which("reprobuild") or str(Path(sys.executable).parent / "reprobuild")
     rules = rules_for(Target.DOCKERFILE)
     with tempfile.TemporaryDirectory() as tmp:
