@@ -13,7 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 from reprobuild.cli import app
-from reprobuild.cli.verify import InputsDifferError, Verdict, _project_root, check_inputs
 from reprobuild.image.diff import ImageDiff, LayerDiff, PathDiff
 from reprobuild.image.record import (
     BuildRecord,
@@ -23,6 +22,7 @@ from reprobuild.image.record import (
     LockRecord,
     write_record,
 )
+from reprobuild.image.verify import InputsDifferError, Verdict, check_inputs, project_root
 
 DIGEST = "sha256:" + "a" * 64
 runner = CliRunner()
@@ -107,9 +107,9 @@ def test_project_is_found_from_the_record(
     root, record = checkout
     elsewhere = tmp_path / "records" / "r.json"
     elsewhere.parent.mkdir()
-    assert _project_root(elsewhere, record) == root  # absolute `project`
+    assert project_root(elsewhere, record) == root  # absolute `project`
     relative = replace(record, project="not-here")
-    assert _project_root(root / "reprobuild-record.json", relative) == root
+    assert project_root(root / "reprobuild-record.json", relative) == root
 
 
 def test_cli_refuses_changed_inputs_with_exit_2(checkout: tuple[Path, BuildRecord]) -> None:
