@@ -44,6 +44,8 @@ class LintConfig:
         return self.select is None or code in self.select
 
     def ignored_for_file(self, code: str, path: Path) -> bool:
+        if not self.per_file_ignores or not any(code in c for _, c in self.per_file_ignores):
+            return False  # the common case: no path resolution per finding
         try:
             relative = path.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:

@@ -172,11 +172,12 @@ def _copy_blob(
     ):
         return _BlobOutcome(BlobAction.MOUNT, step.size)
     # iter_blob hashes what it streams and raises before the last chunk is consumed when
-    # the bytes do not match, so the upload is never committed; ``digest=`` is not passed
-    # to upload_blob because its presence check (a HEAD) was already made by the plan.
+    # the bytes do not match, so the upload is never committed (and upload_blob need not
+    # hash them again); ``digest=`` is not passed to upload_blob because its presence
+    # check (a HEAD) was already made by the plan.
     stream = source_client.iter_blob(source, step.digest)
     try:
-        uploaded = dest_client.upload_blob(repo, stream)
+        uploaded = dest_client.upload_blob(repo, stream, verified_digest=step.digest)
     finally:
         close = getattr(stream, "close", None)  # a generator: release its response now
         if close is not None:

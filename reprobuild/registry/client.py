@@ -342,8 +342,13 @@ class RegistryClient:
         digest: str | None = None,
         chunk_size: int | None = None,
         mount_from: ImageRef | None = None,
+        verified_digest: str | None = None,
     ) -> str:
         """Upload a blob to ``ref``'s repository and return its digest.
+
+        ``verified_digest``: the stream is already checked against this digest by its
+        producer (``iter_blob`` raises before its last chunk on a mismatch), so it is not
+        hashed a second time; the registry still checks it when the upload is committed.
 
         ``bytes`` go up in one PUT. An iterable is streamed and hashed on the way: in
         one streaming PATCH, or in ``chunk_size`` PATCHes with Content-Range. When
@@ -378,7 +383,8 @@ class RegistryClient:
         if chunk_size:
             offset = 0
             for chunk in _rechunk(data, chunk_size):
-                hasher.update(chunk)
+                if verified_digest is None:
+                    hasher.update(chunk)
                 response = self._http.call(
                     "PATCH",
                     ref,
@@ -399,7 +405,8 @@ class RegistryClient:
 
             def hashed() -> Iterator[bytes]:
                 for chunk in data:
-                    hasher.update(chunk)
+                    if verified_digest is None:
+                        hasher.update(chunk)
                     yield chunk
 
             response = self._http.call(
@@ -414,7 +421,7 @@ class RegistryClient:
                 headers={"Content-Type": "application/octet-stream"},
             )
             location = response.headers.get("Location", location)
-        actual = f"sha256:{hasher.hexdigest()}"
+        actual = verified_digest or f"sha256:{hasher.hexdigest()}"
         if digest and actual != digest:
             self._cancel_upload(ref, location)
             raise DigestMismatchError(subject, f"data hashes to {actual}, not {digest}")

@@ -457,8 +457,22 @@ def _split(value: str) -> list[str]:
 # ------------------------------------------------------------------ finding calls
 
 
-def calls(dockerfile: Dockerfile, ctx: DockerfileContext) -> Iterator[Call]:
+# RB210, RB211 and RB212 all walk the same calls: compute them once per Dockerfile. The
+# engine lints one file at a time, so remembering the last one is enough.
+_last: tuple[Dockerfile, DockerfileContext, tuple[Call, ...]] | None = None
+
+
+def calls(dockerfile: Dockerfile, ctx: DockerfileContext) -> tuple[Call, ...]:
     """Every package-manager call in the Dockerfile's RUN instructions, in build order."""
+    global _last
+    if _last is not None and _last[0] is dockerfile and _last[1] is ctx:
+        return _last[2]
+    found = tuple(_calls(dockerfile, ctx))
+    _last = (dockerfile, ctx, found)
+    return found
+
+
+def _calls(dockerfile: Dockerfile, ctx: DockerfileContext) -> Iterator[Call]:
     states: dict[int, _State] = {}
     previous: dict[int, list[SimpleCommand]] = {}
     names = {stage.name: stage.index for stage in dockerfile.stages if stage.name}
