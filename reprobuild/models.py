@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, NewType
+from typing import TYPE_CHECKING, Literal, NewType
 
-from packaging.utils import NormalizedName
+if TYPE_CHECKING:  # annotations only: linting a Dockerfile never imports packaging
+    from packaging.utils import NormalizedName
 
 __all__ = [
     "Artifact",

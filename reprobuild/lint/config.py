@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from reprobuild.config import ProjectConfig
 from reprobuild.errors import ConfigError
 from reprobuild.lint.rule import Severity
@@ -58,8 +56,10 @@ class LintConfig:
         return False
 
     def ignored_for_package(self, code: str, package: str | None) -> bool:
-        if package is None:
+        if package is None or not self.per_package_ignores:
             return False
+        from packaging.utils import canonicalize_name
+
         return code in self.per_package_ignores.get(canonicalize_name(package), frozenset())
 
 
@@ -102,6 +102,8 @@ def lint_config_from(project: ProjectConfig, known_codes: frozenset[str]) -> Lin
     for code, level in table_of("severity").items():
         codes([code], "lint.severity")
         severities[code.upper()] = severity(level, f"lint.severity.{code}")
+    from packaging.utils import canonicalize_name
+
     return LintConfig(
         root=project.root,
         fail_on=severity(table.get("fail-on", "error"), "lint.fail-on"),
