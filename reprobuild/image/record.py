@@ -33,6 +33,7 @@ __all__ = [
     "git_info",
     "load_record",
     "public_build_args",
+    "read_json_record",
     "strip_credentials",
     "write_record",
 ]
@@ -171,14 +172,19 @@ def write_record(path: Path, record: BuildRecord) -> None:
     atomic_write_text(path, record.to_json())
 
 
-def load_record(path: Path) -> BuildRecord:
+def read_json_record(path: Path, what: str = "record") -> Any:
+    """The parsed JSON of a record file, or a RecordError naming the file (shared by the
+    build record and the run record)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise RecordError(f"{path}: cannot read the record: {exc.strerror or exc}") from None
+        raise RecordError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise RecordError(f"{path}: not JSON: {exc}") from None
-    return BuildRecord.from_dict(data, str(path))
+
+
+def load_record(path: Path) -> BuildRecord:
+    return BuildRecord.from_dict(read_json_record(path), str(path))
 
 
 def public_build_args(build_args: Mapping[str, str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobuild.fsutil import atomic_write_text
-from reprobuild.image.record import GitInfo, LockRecord, RecordError
+from reprobuild.image.record import GitInfo, LockRecord, RecordError, read_json_record
 from reprobuild.redaction import redact
 from reprobuild.runs.datahash import DataVersion
 
@@ -141,10 +141,4 @@ def write_run_record(path: Path, record: RunRecord) -> None:
 
 
 def load_run_record(path: Path) -> RunRecord:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RecordError(f"{path}: cannot read the run record: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise RecordError(f"{path}: not JSON: {exc}") from None
-    return RunRecord.from_dict(data, str(path))
+    return RunRecord.from_dict(read_json_record(path, "run record"), str(path))
