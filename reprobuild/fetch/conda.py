@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprobuild.fetch.cache import BlobCache, HashMismatchError
-from reprobuild.fetch.fetcher import FetchError, _stream
+from reprobuild.fetch.fetcher import (
+    FetchError,
+    FetchReport,
+    _stream,
+    cache_file,
+    place_exactly,
+)
 from reprobuild.fsutil import atomic_write_text
 from reprobuild.generate.conda import (
     INSTALLER,
@@ -48,14 +54,11 @@ _CHUNK = 1 << 20
 
 
 @dataclass(slots=True)
-class CondaFetchReport:
-    files: list[tuple[str, str]] = field(default_factory=list)
-    """(archive filename, sha256) of every archive placed in ``packages/``."""
+class CondaFetchReport(FetchReport):
+    """``files``: (archive filename, sha256) of every archive placed in ``packages/``."""
+
     md5_only: list[str] = field(default_factory=list)
     """Packages verified by md5 alone (the lock gives nothing stronger)."""
-    downloaded: int = 0
-    downloaded_bytes: int = 0
-    from_cache: int = 0
 
 
 class Md5Index:
@@ -149,20 +152,6 @@ def _ensure(
     return sha256
 
 
-def _sync_dir(directory: Path, wanted: dict[str, str], cache: BlobCache) -> None:
-    """Make ``directory`` hold exactly ``wanted`` (filename -> sha256), copying from the
-    cache only files that are missing or differ."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.iterdir():
-        if stale.name not in wanted and stale.is_file():
-            stale.unlink()
-    for filename, sha256 in wanted.items():
-        target = directory / filename
-        if target.is_file() and _digests(_read(target))[0] == sha256:
-            continue
-        cache.copy_to(sha256, target)
-
-
 def fetch_conda(
     plan: CondaPlan,
     platform: str,
@@ -186,17 +175,16 @@ def fetch_conda(
         wheel = INSTALLER.wheel_for(platform)
     except KeyError:
         raise FetchError(f"no {INSTALLER.name} wheel pinned for {platform}") from None
-    if cache.get(wheel.sha256) is None:
-        stored = cache.put(
-            _stream(client, wheel.url, {}), expected_sha256=wheel.sha256, what=wheel.filename
-        )
-        report.downloaded += 1
-        report.downloaded_bytes += stored.stat().st_size
-    else:
-        report.from_cache += 1
-    cache.remember_name(wheel.sha256, wheel.filename)
-    _sync_dir(destination / "packages", archives, cache)
-    _sync_dir(destination / "installer", {wheel.filename: wheel.sha256}, cache)
+    cache_file(
+        cache,
+        report,
+        sha256=wheel.sha256,
+        filename=wheel.filename,
+        download=lambda: _stream(client, wheel.url, {}),
+        what=wheel.filename,
+    )
+    place_exactly(cache, destination / "packages", archives)
+    place_exactly(cache, destination / "installer", {wheel.filename: wheel.sha256})
     for name, text in context_files(plan).items():
         target = destination / name
         if not target.is_file() or target.read_text(encoding="utf-8") != text:

@@ -19,32 +19,25 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from reprobuild.errors import ReprobuildError
 from reprobuild.fetch.cache import BlobCache
+from reprobuild.fetch.fetcher import FetchReport, cache_file, place_exactly
 from reprobuild.generate.python_source import DebPin, DebRequest, DebSet
 from reprobuild.redaction import redact
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["AptError", "DebFetchReport", "fetch_debs", "resolve_debs"]
+__all__ = ["AptError", "fetch_debs", "resolve_debs"]
 
 
 class AptError(ReprobuildError):
     """apt refused the archive (bad signature, unknown package…) or is not installed."""
-
-
-@dataclass(slots=True)
-class DebFetchReport:
-    files: list[tuple[str, str]] = field(default_factory=list)
-    downloaded: int = 0
-    downloaded_bytes: int = 0
-    from_cache: int = 0
 
 
 def _apt_options(state: Path, architecture: str) -> list[str]:
@@ -227,28 +220,23 @@ def fetch_debs(
     *,
     cache: BlobCache,
     client: httpx.Client,
-) -> DebFetchReport:
+) -> FetchReport:
     """Every pinned .deb into ``destination`` (and nothing else), sha256-verified."""
-    report = DebFetchReport()
-    destination.mkdir(parents=True, exist_ok=True)
-    keep = set()
-    for deb in sorted(debs, key=lambda d: d.filename):
-        if cache.get(deb.sha256) is None:
-            chunks = (
-                _read_file_url(deb.url) if deb.url.startswith("file:") else _stream(client, deb.url)
-            )
-            stored = cache.put(
-                chunks, expected_sha256=deb.sha256, what=f"{deb.package} {deb.version} ({deb.url})"
-            )
-            report.downloaded += 1
-            report.downloaded_bytes += stored.stat().st_size
-        else:
-            report.from_cache += 1
-        cache.remember_name(deb.sha256, deb.filename)
-        cache.copy_to(deb.sha256, destination / deb.filename)
-        keep.add(deb.filename)
-        report.files.append((deb.filename, deb.sha256))
-    for stale in destination.iterdir():
-        if stale.name not in keep and stale.is_file():
-            stale.unlink()
+    report = FetchReport()
+    for deb in debs:
+        cache_file(
+            cache,
+            report,
+            sha256=deb.sha256,
+            filename=deb.filename,
+            download=(
+                partial(_read_file_url, deb.url)
+                if deb.url.startswith("file:")
+                else partial(_stream, client, deb.url)
+            ),
+            what=f"{deb.package} {deb.version} ({deb.url})",
+        )
+    wanted = {deb.filename: deb.sha256 for deb in debs}
+    place_exactly(cache, destination, wanted)
+    report.files = sorted(wanted.items())
     return report

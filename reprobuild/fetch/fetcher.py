@@ -10,8 +10,10 @@ directory ends up holding exactly those files, so the build context is determini
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -28,7 +30,7 @@ from reprobuild.redaction import redact
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["FetchError", "FetchReport", "fetch_wheels"]
+__all__ = ["FetchError", "FetchReport", "cache_file", "fetch_wheels", "place_exactly"]
 
 
 class FetchError(ReprobuildError):
@@ -42,6 +44,48 @@ class FetchReport:
     downloaded: int = 0
     downloaded_bytes: int = 0
     from_cache: int = 0
+
+
+def cache_file(
+    cache: BlobCache,
+    report: FetchReport,
+    *,
+    sha256: str,
+    filename: str,
+    download: Callable[[], Iterable[bytes]],
+    what: str,
+) -> None:
+    """Make sure the blob is in the cache: downloaded (and verified) only when missing.
+    The name is remembered so requirements locks, which name no files, can re-fetch
+    offline. Shared by every fetcher (wheels, sdists, conda packages, .debs)."""
+    if cache.get(sha256) is None:
+        stored = cache.put(download(), expected_sha256=sha256, what=what)
+        report.downloaded += 1
+        report.downloaded_bytes += stored.stat().st_size
+    else:
+        report.from_cache += 1
+    cache.remember_name(sha256, filename)
+
+
+def place_exactly(cache: BlobCache, directory: Path, wanted: Mapping[str, str]) -> None:
+    """Make ``directory`` hold exactly ``wanted`` (filename -> sha256) from the cache, so
+    the build context is deterministic; files already there and right are left alone."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.iterdir():
+        if stale.name not in wanted and stale.is_file():
+            stale.unlink()
+    for filename, sha256 in wanted.items():
+        target = directory / filename
+        if not (target.is_file() and _sha256_of(target) == sha256):
+            cache.copy_to(sha256, target)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,29 +209,22 @@ def fetch_wheels(
             f"no wheel for {target.platform} Python {target.python} matching the lock's hashes: "
             + ", ".join(missing)
         )
-    destination.mkdir(parents=True, exist_ok=True)
-    keep = set()
+    wanted: dict[str, str] = {}
     for package, candidate in chosen:
-        if cache.get(candidate.sha256) is None:
-            if candidate.url is None:
-                raise FetchError(f"{package.name}: no download URL for {candidate.filename}")
-            stored = cache.put(
-                _stream(client, candidate.url, host_auth),
-                expected_sha256=candidate.sha256,
-                what=f"{package.name}=={package.version} ({candidate.filename})",
-            )
-            report.downloaded += 1
-            report.downloaded_bytes += stored.stat().st_size
-        else:
-            report.from_cache += 1
-        cache.remember_name(candidate.sha256, candidate.filename)
-        cache.copy_to(candidate.sha256, destination / candidate.filename)
-        keep.add(candidate.filename)
-        report.files.append((candidate.filename, candidate.sha256))
-    for stale in destination.iterdir():
-        if stale.name not in keep and stale.is_file():
-            stale.unlink()
-    report.files.sort()
+        url = candidate.url
+        if url is None and cache.get(candidate.sha256) is None:
+            raise FetchError(f"{package.name}: no download URL for {candidate.filename}")
+        cache_file(
+            cache,
+            report,
+            sha256=candidate.sha256,
+            filename=candidate.filename,
+            download=partial(_stream, client, url or "", host_auth),
+            what=f"{package.name}=={package.version} ({candidate.filename})",
+        )
+        wanted[candidate.filename] = candidate.sha256
+    place_exactly(cache, destination, wanted)
+    report.files = sorted(wanted.items())
     return report
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -19,7 +20,14 @@ from urllib.parse import urlsplit
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 
 from reprobuild.fetch.cache import BlobCache
-from reprobuild.fetch.fetcher import FetchError, FetchReport, _stream, fetch_wheels
+from reprobuild.fetch.fetcher import (
+    FetchError,
+    FetchReport,
+    _stream,
+    cache_file,
+    fetch_wheels,
+    place_exactly,
+)
 from reprobuild.fetch.index import IndexFile, SimpleIndex, index_urls_for
 from reprobuild.generate.sdists import BUILD_WHEELS_DIR, SDISTS_DIR, SdistRoute
 from reprobuild.generate.target import Target
@@ -128,29 +136,23 @@ def fetch_sdists(
             "no sdist matching the lock's hashes for " + ", ".join(missing)
             + " (listed in [tool.reprobuild] allow-sdist)"
         )
-    destination.mkdir(parents=True, exist_ok=True)
-    keep = set()
+    wanted: dict[str, str] = {}
     for package, sdist in chosen:
-        if cache.get(sdist.sha256) is None:
-            if sdist.url is None:  # _choose keeps only downloadable or cached files
-                raise FetchError(f"{package.name}: no download URL for {sdist.filename}")
-            stored = cache.put(
-                _stream(client, sdist.url, host_auth),
-                expected_sha256=sdist.sha256,
-                what=f"{package.name}=={package.version} ({sdist.filename})",
-            )
-            report.downloaded += 1
-            report.downloaded_bytes += stored.stat().st_size
-        else:
-            report.from_cache += 1
-        cache.remember_name(sdist.sha256, sdist.filename)
-        cache.copy_to(sdist.sha256, destination / sdist.filename)
-        keep.add(sdist.filename)
-        report.files.append((sdist.filename, sdist.sha256))
-    for stale in destination.iterdir():
-        if stale.name not in keep and stale.is_file():
-            stale.unlink()
-    report.files.sort()
+        url = sdist.url
+        if url is None and cache.get(sdist.sha256) is None:
+            # _choose keeps only downloadable or cached files
+            raise FetchError(f"{package.name}: no download URL for {sdist.filename}")
+        cache_file(
+            cache,
+            report,
+            sha256=sdist.sha256,
+            filename=sdist.filename,
+            download=partial(_stream, client, url or "", host_auth),
+            what=f"{package.name}=={package.version} ({sdist.filename})",
+        )
+        wanted[sdist.filename] = sdist.sha256
+    place_exactly(cache, destination, wanted)
+    report.files = sorted(wanted.items())
     return report
 
 

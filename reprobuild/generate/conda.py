@@ -36,6 +36,7 @@ from reprobuild.generate.generator import (
     GeneratedFiles,
     GenerateError,
     _environment,
+    project_relative,
     template_dir,
 )
 from reprobuild.generate.pins import PinFile, Resolver
@@ -336,10 +337,7 @@ def generate_conda(
     update: bool = False,
 ) -> GeneratedFiles:
     plan = plan_conda(config, lock, pins, resolver=resolver, update=update)
-    try:
-        lock_name = lock.path.resolve().relative_to(config.root.resolve()).as_posix()
-    except ValueError:
-        lock_name = lock.path.name
+    lock_name = project_relative(config, lock.path)
     python_note = (
         f"Python {plan.pip_target.python} (the environment's)" if plan.pip_target else "no Python"
     )

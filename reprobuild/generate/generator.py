@@ -117,7 +117,7 @@ def generate(
 
         return generate_conda(config, lock, pins, resolver=resolver, update=update)
     base, packages = plan(config, lock, pins, resolver=resolver, update=update)
-    lock_name = _project_name(config, lock.path)
+    lock_name = project_relative(config, lock.path)
     route = sdist_route(config, lock, packages, base.target)  # None without allow-sdist
     requirements = hashed_requirements(
         route.wheels if route is not None else packages,
@@ -160,7 +160,8 @@ def generate(
     )
 
 
-def _project_name(config: ImageConfig, path: Path) -> str:
+def project_relative(config: ImageConfig, path: Path) -> str:
+    """``path`` relative to the project (for headers and labels), else its name."""
     try:
         return path.resolve().relative_to(config.root.resolve()).as_posix()
     except ValueError:
@@ -174,7 +175,7 @@ def _sdists_context(
     context["sdists"] = None
     if route is None or not route.sdists:
         return (), ()
-    build_name = _project_name(config, route.build_lock.path)
+    build_name = project_relative(config, route.build_lock.path)
     context["sdists"] = {"names": [p.name for p in route.sdists], "pins": list(route.pins)}
     files = route.files(
         header=(
