@@ -414,3 +414,29 @@ def test_mirror_copies_pinned_images_and_reports_what_is_there(
         assert tag_digest(client, tag) == image.digest
     again = CliRunner().invoke(app, args)
     assert json.loads(again.output)["results"][0]["status"] == "already-mirrored"
+
+
+def test_destination_is_read_directly_not_through_its_mirror(
+    registry_open: RegistryInfo,
+    registry_basic: RegistryInfo,
+    multiarch_index: MultiArchIndex,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pull-through mirror configured for the destination (here a dead one) must not be
+    what promotion checks: presence and tags are read from the destination itself."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(tmp_path, registry_basic)))
+    config = tmp_path / "pyproject.toml"
+    config.write_text(
+        f'[tool.reprobuild]\nregistry-mirrors = {{ "{registry_basic.host}" = "127.0.0.1:9" }}\n'
+    )
+    source = f"{registry_open.host}/multiarch/demo@{multiarch_index.digest}"
+    dest = f"{registry_basic.host}/promoted/mirrored-config:1.0"
+    result = CliRunner().invoke(
+        app,
+        ["promote", source, dest, "--config", str(config),
+         "--audit-log", str(tmp_path / "audit.jsonl"), "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    with client_for(registry_basic) as client:
+        assert tag_digest(client, dest) == multiarch_index.digest
